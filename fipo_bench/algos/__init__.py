@@ -1,0 +1,1 @@
+"""Pure tensor math of the GRPO / DAPO / FIPO objective. No I/O, no package imports."""
