@@ -1,0 +1,87 @@
+"""`fipo-bench db info|export|migrate`: look into the DuckDB file without writing SQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fipo_bench.store import EXPORT_FORMATS, TABLES, Store, default_db_path
+from fipo_bench.store.paths import DB_ENV_VAR
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help=f"DuckDB file (default: ${DB_ENV_VAR}, else fipo_bench.duckdb)."),
+]
+
+
+def _size(n_bytes: int) -> str:
+    size = float(n_bytes)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+def info(db: DbOption = None) -> None:
+    """Tables, row counts, schema version and file size of the database."""
+    store = Store(default_db_path(db), read_only=True)
+    facts = store.info()
+    out = Console(highlight=False)
+    out.print(f"database       {facts.path}")
+    out.print(f"file size      {_size(facts.file_size_bytes)}")
+    note = ""
+    if facts.schema_version < facts.code_schema_version:
+        note = f" (older than {facts.code_schema_version}: run `fipo-bench db migrate`)"
+    out.print(f"schema version {facts.schema_version}{note}")
+    table = Table("table", "rows")
+    table.columns[1].justify = "right"
+    for name in TABLES:
+        count = facts.table_counts.get(name)
+        table.add_row(name, "-" if count is None else f"{count:,}")
+    out.print(table)
+
+
+def export(
+    table: Annotated[str, typer.Option("--table", help=f"One of: {', '.join(TABLES)}.")],
+    out: Annotated[Path, typer.Option("--out", help="Output file (its folder must exist).")],
+    fmt: Annotated[
+        str, typer.Option("--format", help=f"One of: {', '.join(EXPORT_FORMATS)}.")
+    ] = "parquet",
+    db: DbOption = None,
+) -> None:
+    """Export one table to parquet or csv (written to a temp file, then renamed)."""
+    # Validate everything before opening the file so that bad input never touches it.
+    from fipo_bench.errors import StoreError
+
+    if table not in TABLES:
+        raise StoreError(f"table {table!r} is not allowed; use one of {', '.join(TABLES)}")
+    if fmt not in EXPORT_FORMATS:
+        raise StoreError(
+            f"export format {fmt!r} is not allowed; use one of {', '.join(EXPORT_FORMATS)}"
+        )
+    written = Store(default_db_path(db), read_only=True).export_table(table, fmt, out)
+    Console(highlight=False).print(f"wrote {written}")
+
+
+def migrate(db: DbOption = None) -> None:
+    """Bring the database to this fipo-bench's schema version (forward migrations only)."""
+    path = default_db_path(db)
+    from fipo_bench.errors import StoreError
+
+    if not path.exists():
+        raise StoreError(f"database {path} does not exist; nothing to migrate")
+    store = Store(path)
+    Console(highlight=False).print(f"{path}: schema version {store.file_schema_version}")
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help="Inspect and export the DuckDB store.", no_args_is_help=True)
+    group.command("info")(info)
+    group.command("export")(export)
+    group.command("migrate")(migrate)
+    app.add_typer(group, name="db")

@@ -1,0 +1,165 @@
+"""Opening the file: lock retry, "is this DuckDB?", schema version check and migrations.
+
+DuckDB lets one process hold a file for writing, and a read-only open conflicts with an open
+writer. Every store operation therefore opens the file, does one thing, and closes it; whoever
+finds the file locked retries with backoff for a bounded time, then raises StoreError.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from fipo_bench.errors import StoreError
+from fipo_bench.store.schema import META_DDL, META_TABLE, MIGRATIONS, SCHEMA_VERSION, Migration
+
+_FIRST_BACKOFF_S = 0.01
+_MAX_BACKOFF_S = 0.2
+
+# DuckDB refuses two connections with different configs (read_only vs not) to one file inside
+# a process; serialising a process's own accesses per path avoids that between threads.
+_PATH_LOCKS: dict[str, threading.RLock] = {}
+_PATH_LOCKS_GUARD = threading.Lock()
+
+
+def _path_lock(path: Path) -> threading.RLock:
+    key = str(path.resolve())
+    with _PATH_LOCKS_GUARD:
+        return _PATH_LOCKS.setdefault(key, threading.RLock())
+
+
+def _is_lock_error(exc: duckdb.Error) -> bool:
+    return "lock" in str(exc).lower()
+
+
+def _open_once(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:
+        message = str(exc)
+        if _is_lock_error(exc):
+            raise
+        if "not a valid DuckDB database file" in message:
+            raise StoreError(f"{path} is not a DuckDB database file; give a .duckdb file") from exc
+        if "database does not exist" in message:
+            raise StoreError(
+                f"database {path} does not exist; run a command that writes first"
+            ) from exc
+        if "version" in message.lower() and "storage" in message.lower():
+            raise StoreError(f"{path} was written by a different DuckDB storage version") from exc
+        raise StoreError(f"cannot open database {path}: {message.splitlines()[0]}") from exc
+
+
+def connect_with_retry(
+    path: Path, *, read_only: bool, lock_timeout_s: float
+) -> duckdb.DuckDBPyConnection:
+    """Open `path`, retrying while another process holds a conflicting lock."""
+    deadline = time.monotonic() + lock_timeout_s
+    backoff_s = _FIRST_BACKOFF_S
+    while True:
+        try:
+            return _open_once(path, read_only)
+        except duckdb.Error as exc:
+            if time.monotonic() >= deadline:
+                holder = str(exc).split("Conflicting lock is held in", 1)[-1].split(".")[0]
+                raise StoreError(
+                    f"database {path} stayed locked by another process for {lock_timeout_s:g} s"
+                    f" (held by{holder.rstrip()}); retry later or raise lock_timeout_s"
+                ) from exc
+            time.sleep(min(backoff_s, max(0.0, deadline - time.monotonic())))
+            backoff_s = min(backoff_s * 2, _MAX_BACKOFF_S)
+
+
+@contextmanager
+def open_connection(
+    path: Path, *, read_only: bool, lock_timeout_s: float
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection held only for the `with` block (plus this process's per-path lock)."""
+    with _path_lock(path):
+        con = connect_with_retry(path, read_only=read_only, lock_timeout_s=lock_timeout_s)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+def _user_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def schema_version(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """The version recorded in the file: 0 for an empty DuckDB file.
+
+    Raises StoreError for a DuckDB file that holds other tables but no `schema_meta` (someone
+    else's database: never write into it).
+    """
+    tables = _user_tables(con)
+    if META_TABLE not in tables:
+        if tables:
+            shown = ", ".join(sorted(tables)[:5])
+            raise StoreError(
+                f"{path} is a DuckDB file but not a fipo-bench database (tables: {shown});"
+                " give a fipo-bench .duckdb file or a new path"
+            )
+        return 0
+    found = scalar(con, f"SELECT max(version) FROM {META_TABLE}")
+    return int(found) if found is not None else 0  # type: ignore[call-overload]
+
+
+def check_version(found: int, path: Path, code_version: int = SCHEMA_VERSION) -> None:
+    if found > code_version:
+        raise StoreError(
+            f"{path} has schema version {found}, newer than this fipo-bench knows"
+            f" ({code_version}); upgrade fipo-bench to read it"
+        )
+
+
+def migrate(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    migrations: Sequence[Migration] = MIGRATIONS,
+) -> int:
+    """Bring the file to the last version in `migrations`, in one transaction.
+
+    Returns the version the file had before. Steps already applied are skipped.
+    """
+    target = migrations[-1].version
+    found = schema_version(con, path)
+    check_version(found, path, target)
+    if found == target:
+        return found
+    con.begin()
+    try:
+        con.execute(META_DDL)
+        for step in migrations:
+            if step.version <= found:
+                continue
+            for statement in step.statements:
+                con.execute(statement)
+            con.execute(
+                f"INSERT INTO {META_TABLE} (version, description) VALUES (?, ?)",
+                [step.version, step.description],
+            )
+        con.commit()
+    except Exception:
+        con.rollback()
+        raise
+    return found
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> object:
+    """First value of the first row (None if no row).
+
+    Fetches every row: DuckDB 2.0 keeps a result "unfinished" after a lone fetchone(), and an
+    unfinished result blocks unregistering the Arrow views the query read.
+    """
+    rows = con.execute(sql, list(params)).fetchall()
+    return rows[0][0] if rows else None

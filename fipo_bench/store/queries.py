@@ -1,0 +1,227 @@
+"""Read queries for the evaluator, trainer, credit analysis, dashboard and reports.
+
+Each takes an open connection and returns a pyarrow.Table (call `.to_pandas()` for a frame) or
+a plain Python value. `Store` wraps them so callers never hold a connection.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from fipo_bench.store.connection import scalar
+from fipo_bench.store.schema import TABLES
+
+
+def _table(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+    return con.sql(sql, params=list(params)).to_arrow_table()
+
+
+def _one_dict(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any], json_cols: tuple[str, ...]
+) -> dict[str, Any] | None:
+    rows = _table(con, sql, params).to_pylist()
+    if not rows:
+        return None
+    row = rows[0]
+    for col in json_cols:
+        if row.get(col) is not None:
+            row[col] = json.loads(row[col])
+    return row
+
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    union = " UNION ALL ".join(f"SELECT '{t}' AS t, count(*) AS n FROM {t}" for t in TABLES)
+    counts = dict(con.execute(union).fetchall())
+    return {t: int(counts[t]) for t in TABLES}
+
+
+# ---- runs and checkpoints -------------------------------------------------------------------
+
+
+def list_runs(con: duckdb.DuckDBPyConnection, kind: str | None = None) -> pa.Table:
+    return _table(
+        con,
+        "SELECT * FROM runs WHERE ? IS NULL OR kind = ? ORDER BY created_at, run_id",
+        [kind, kind],
+    )
+
+
+def get_run(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any] | None:
+    return _one_dict(con, "SELECT * FROM runs WHERE run_id = ?", [run_id], ("config",))
+
+
+def checkpoints(con: duckdb.DuckDBPyConnection, run_id: str) -> pa.Table:
+    return _table(con, "SELECT * FROM checkpoints WHERE run_id = ? ORDER BY step", [run_id])
+
+
+# ---- problems -------------------------------------------------------------------------------
+
+
+def problems(con: duckdb.DuckDBPyConnection, dataset: str) -> pa.Table:
+    return _table(con, "SELECT * FROM problems WHERE dataset = ? ORDER BY problem_id", [dataset])
+
+
+# ---- evals and their samples ----------------------------------------------------------------
+
+
+def list_evals(
+    con: duckdb.DuckDBPyConnection, *, run_id: str | None = None, dataset: str | None = None
+) -> pa.Table:
+    """Evals with their sample count and mean correctness (avg@n over what is stored)."""
+    return _table(
+        con,
+        """
+        SELECT e.*, coalesce(s.n_samples, 0) AS n_samples, s.n_problems, s.accuracy
+        FROM evals e
+        LEFT JOIN (
+            SELECT eval_id, count(*) AS n_samples, count(DISTINCT problem_id) AS n_problems,
+                   avg(CAST(correct AS DOUBLE)) AS accuracy
+            FROM samples WHERE eval_id IS NOT NULL GROUP BY eval_id
+        ) s USING (eval_id)
+        WHERE (? IS NULL OR e.run_id = ?) AND (? IS NULL OR e.dataset = ?)
+        ORDER BY e.started_at, e.eval_id
+        """,
+        [run_id, run_id, dataset, dataset],
+    )
+
+
+def get_eval(con: duckdb.DuckDBPyConnection, eval_id: str) -> dict[str, Any] | None:
+    return _one_dict(con, "SELECT * FROM evals WHERE eval_id = ?", [eval_id], ("config", "metrics"))
+
+
+def done_sample_keys(con: duckdb.DuckDBPyConnection, eval_id: str) -> set[tuple[str, int]]:
+    rows = con.execute(
+        "SELECT problem_id, sample_idx FROM samples WHERE eval_id = ?", [eval_id]
+    ).fetchall()
+    return {(str(p), int(i)) for p, i in rows}
+
+
+def eval_samples(
+    con: duckdb.DuckDBPyConnection, eval_id: str, *, problem_id: str | None = None
+) -> pa.Table:
+    return _table(
+        con,
+        """
+        SELECT * FROM samples WHERE eval_id = ? AND (? IS NULL OR problem_id = ?)
+        ORDER BY problem_id, sample_idx
+        """,
+        [eval_id, problem_id, problem_id],
+    )
+
+
+def run_samples(
+    con: duckdb.DuckDBPyConnection, run_id: str, *, step: int | None = None
+) -> pa.Table:
+    return _table(
+        con,
+        """
+        SELECT * FROM samples WHERE run_id = ? AND (? IS NULL OR step = ?)
+        ORDER BY step, problem_id, sample_idx
+        """,
+        [run_id, step, step],
+    )
+
+
+def get_sample(con: duckdb.DuckDBPyConnection, sample_id: int) -> dict[str, Any] | None:
+    return _one_dict(con, "SELECT * FROM samples WHERE sample_id = ?", [sample_id], ())
+
+
+def trajectory(con: duckdb.DuckDBPyConnection, sample_id: int) -> pa.Table:
+    return _table(con, "SELECT * FROM tokens WHERE sample_id = ? ORDER BY pos", [sample_id])
+
+
+def trajectories(con: duckdb.DuckDBPyConnection, sample_ids: Sequence[int]) -> pa.Table:
+    ids = pa.table({"sample_id": pa.array(list(sample_ids), pa.int64())})
+    con.register("wanted_ids", ids)
+    try:
+        return _table(
+            con,
+            """
+            SELECT t.* FROM tokens t SEMI JOIN wanted_ids w ON t.sample_id = w.sample_id
+            ORDER BY t.sample_id, t.pos
+            """,
+        )
+    finally:
+        con.unregister("wanted_ids")
+
+
+def pivots(con: duckdb.DuckDBPyConnection, sample_id: int, kind: str | None = None) -> pa.Table:
+    return _table(
+        con,
+        "SELECT * FROM pivots WHERE sample_id = ? AND (? IS NULL OR kind = ?) ORDER BY pos, kind",
+        [sample_id, kind, kind],
+    )
+
+
+def correctness_grid(con: duckdb.DuckDBPyConnection, eval_ids: Sequence[str]) -> pa.Table:
+    """Long table (eval_id, problem_id, n_samples, n_correct, accuracy) for the given evals."""
+    ids = pa.table({"eval_id": pa.array(list(eval_ids), pa.string())})
+    con.register("wanted_evals", ids)
+    try:
+        return _table(
+            con,
+            """
+            SELECT s.eval_id, s.problem_id, count(*) AS n_samples,
+                   count(*) FILTER (WHERE s.correct) AS n_correct,
+                   avg(CAST(coalesce(s.correct, false) AS DOUBLE)) AS accuracy
+            FROM samples s SEMI JOIN wanted_evals w ON s.eval_id = w.eval_id
+            GROUP BY s.eval_id, s.problem_id
+            ORDER BY s.problem_id, s.eval_id
+            """,
+        )
+    finally:
+        con.unregister("wanted_evals")
+
+
+def length_stats(con: duckdb.DuckDBPyConnection, eval_ids: Sequence[str]) -> pa.Table:
+    """Response length in tokens per (eval_id, correct): n, min, q25, mean, median, q75, max."""
+    ids = pa.table({"eval_id": pa.array(list(eval_ids), pa.string())})
+    con.register("wanted_evals", ids)
+    try:
+        return _table(
+            con,
+            """
+            SELECT s.eval_id, s.correct, count(*) AS n,
+                   min(n_tokens) AS min, quantile_cont(n_tokens, 0.25) AS q25,
+                   avg(n_tokens) AS mean, median(n_tokens) AS median,
+                   quantile_cont(n_tokens, 0.75) AS q75, max(n_tokens) AS max
+            FROM samples s SEMI JOIN wanted_evals w ON s.eval_id = w.eval_id
+            GROUP BY s.eval_id, s.correct
+            ORDER BY s.eval_id, s.correct
+            """,
+        )
+    finally:
+        con.unregister("wanted_evals")
+
+
+# ---- training -------------------------------------------------------------------------------
+
+
+def train_metrics(
+    con: duckdb.DuckDBPyConnection, run_id: str, names: Sequence[str] | None = None
+) -> pa.Table:
+    """Long table (step, name, value) of one run, ordered by name then step."""
+    wanted = pa.table({"name": pa.array(list(names or []), pa.string())})
+    con.register("wanted_names", wanted)
+    try:
+        return _table(
+            con,
+            """
+            SELECT step, name, value FROM train_metrics
+            WHERE run_id = ? AND (? OR name IN (SELECT name FROM wanted_names))
+            ORDER BY name, step
+            """,
+            [run_id, names is None],
+        )
+    finally:
+        con.unregister("wanted_names")
+
+
+def last_step(con: duckdb.DuckDBPyConnection, run_id: str) -> int | None:
+    found = scalar(con, "SELECT max(step) FROM train_metrics WHERE run_id = ?", [run_id])
+    return None if found is None else int(found)  # type: ignore[call-overload]

@@ -1,0 +1,165 @@
+"""The schema as plain SQL, in one place, as a list of forward migrations.
+
+A database file records the version it was brought to in `schema_meta`. Opening it for writing
+applies every later migration in one transaction; a file with a newer version than this code
+knows is refused (never silently altered or dropped). To change the schema, append a step:
+never edit a step that has shipped.
+
+Conventions: ids are VARCHAR except `sample_id` (a deterministic BIGINT, see ids.py); JSON
+values (configs, metadata, metrics) are VARCHAR holding JSON text; per-token numbers are FLOAT
+(float32, what the engines produce), per-sample and metric numbers DOUBLE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RUN_KINDS = ("train", "eval", "import")
+EVAL_STATUSES = ("running", "done", "failed")
+VERIFY_STATUSES = ("ok", "no_answer", "timeout", "error")
+PIVOT_KINDS = ("keyword", "credit", "entropy")
+FINISH_REASONS = ("stop", "length")
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+_V1 = (
+    """
+    CREATE TABLE runs (
+        run_id      VARCHAR PRIMARY KEY,
+        kind        VARCHAR NOT NULL CHECK (kind IN """
+    + _in(RUN_KINDS)
+    + """),
+        name        VARCHAR,
+        algo        VARCHAR,
+        preset      VARCHAR,
+        config      VARCHAR,            -- JSON
+        model_path  VARCHAR,
+        created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp
+    )""",
+    """
+    CREATE TABLE checkpoints (
+        ckpt_id     VARCHAR PRIMARY KEY,
+        run_id      VARCHAR NOT NULL,
+        step        INTEGER NOT NULL,
+        path        VARCHAR NOT NULL,
+        created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp
+    )""",
+    """
+    CREATE TABLE problems (
+        dataset     VARCHAR NOT NULL,
+        problem_id  VARCHAR NOT NULL,
+        problem     VARCHAR NOT NULL,   -- the statement, without any prompt template
+        answer      VARCHAR NOT NULL,
+        meta        VARCHAR,            -- JSON: source fields kept for reference
+        PRIMARY KEY (dataset, problem_id)
+    )""",
+    """
+    CREATE TABLE evals (
+        eval_id         VARCHAR PRIMARY KEY,
+        run_id          VARCHAR,
+        ckpt_id         VARCHAR,
+        model_path      VARCHAR,
+        dataset         VARCHAR NOT NULL,
+        n               INTEGER NOT NULL,
+        temperature     DOUBLE NOT NULL,
+        top_p           DOUBLE NOT NULL,
+        max_tokens      INTEGER NOT NULL,
+        seed            BIGINT NOT NULL,
+        engine          VARCHAR NOT NULL,
+        prompt_template VARCHAR,
+        config          VARCHAR,        -- JSON: anything else the evaluator wants to keep
+        status          VARCHAR NOT NULL CHECK (status IN """
+    + _in(EVAL_STATUSES)
+    + """),
+        metrics         VARCHAR,        -- JSON: avg@k, cons@k, pass@k, ... once done
+        started_at      TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        finished_at     TIMESTAMP
+    )""",
+    """
+    CREATE TABLE samples (
+        sample_id     BIGINT PRIMARY KEY,
+        eval_id       VARCHAR,          -- set for evaluation samples
+        run_id        VARCHAR,          -- set (with step) for training rollouts
+        step          INTEGER,
+        dataset       VARCHAR NOT NULL,
+        problem_id    VARCHAR NOT NULL,
+        sample_idx    INTEGER NOT NULL,
+        text          VARCHAR NOT NULL,
+        n_tokens      INTEGER NOT NULL,
+        finish_reason VARCHAR,
+        extracted     VARCHAR,
+        correct       BOOLEAN,
+        verify_status VARCHAR,
+        reward        DOUBLE,
+        advantage     DOUBLE,
+        CHECK (eval_id IS NOT NULL OR (run_id IS NOT NULL AND step IS NOT NULL))
+    )""",
+    # No primary key on tokens: an ART index over ~10M rows slows bulk inserts several-fold.
+    # Uniqueness of (sample_id, pos) is kept by the writer (delete the batch's samples, insert).
+    """
+    CREATE TABLE tokens (
+        sample_id        BIGINT NOT NULL,
+        pos              INTEGER NOT NULL,
+        token_id         INTEGER NOT NULL,
+        token            VARCHAR,
+        logp             FLOAT,          -- log-prob reported by the sampling engine
+        ref_logp         FLOAT,          -- credit columns: filled later by the analysis
+        delta            FLOAT,
+        future_kl        FLOAT,
+        influence_weight FLOAT,
+        entropy          FLOAT
+    )""",
+    """
+    CREATE TABLE pivots (
+        sample_id  BIGINT NOT NULL,
+        pos        INTEGER NOT NULL,
+        kind       VARCHAR NOT NULL CHECK (kind IN """
+    + _in(PIVOT_KINDS)
+    + """),
+        label      VARCHAR,
+        score      DOUBLE
+    )""",
+    """
+    CREATE TABLE train_metrics (
+        run_id  VARCHAR NOT NULL,
+        step    INTEGER NOT NULL,
+        name    VARCHAR NOT NULL,
+        value   DOUBLE,
+        PRIMARY KEY (run_id, step, name)
+    )""",
+)
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int  # the schema version after this step
+    description: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _V1),)
+
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+# Every table the store owns, in the order `db info` lists them.
+TABLES = (
+    "runs",
+    "checkpoints",
+    "problems",
+    "evals",
+    "samples",
+    "tokens",
+    "pivots",
+    "train_metrics",
+)
+
+META_TABLE = "schema_meta"
+META_DDL = f"""
+CREATE TABLE IF NOT EXISTS {META_TABLE} (
+    version     INTEGER NOT NULL,
+    description VARCHAR,
+    applied_at  TIMESTAMP NOT NULL DEFAULT current_timestamp
+)"""
