@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -100,6 +101,7 @@ class Store:
         self.read_only = read_only
         self.lock_timeout_s = float(lock_timeout_s)
         self._columns: dict[str, TableColumns] = {}
+        self._local = threading.local()  # per thread: the connection held by reading()
         if read_only:
             if not self.path.exists():
                 raise StoreError(f"database {self.path} does not exist; run a command that writes")
@@ -124,13 +126,40 @@ class Store:
         ) as con:
             yield con
 
-    @contextmanager
-    def _reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _check_readable(self) -> None:
         if self.file_schema_version < SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} has schema version {self.file_schema_version}, older than"
                 f" {SCHEMA_VERSION}; run `fipo-bench db migrate --db {self.path}` first"
             )
+
+    @contextmanager
+    def reading(self) -> Iterator[Store]:
+        """Hold one read-only connection for a group of reads, e.g. one dashboard page.
+
+        Opening a DuckDB file costs ~25 ms, often more than the query; inside this block every
+        read method of this thread reuses one connection. Writers in other processes wait (up
+        to their lock_timeout_s) while it is held, so keep the block short. Writing from inside
+        it raises StoreError.
+        """
+        if getattr(self._local, "held", None) is not None:
+            yield self  # nested: the outer block owns the connection
+            return
+        self._check_readable()
+        with self._connect(read_only=True) as con:
+            self._local.held = con
+            try:
+                yield self
+            finally:
+                self._local.held = None
+
+    @contextmanager
+    def _reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        held = getattr(self._local, "held", None)
+        if held is not None:
+            yield held
+            return
+        self._check_readable()
         # Readers take a shared read-only open even in a writer Store: several processes can
         # read at once, and no reader ever needs the write lock.
         with self._connect(read_only=True) as con:
@@ -140,6 +169,8 @@ class Store:
     def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         if self.read_only:
             raise StoreError(f"store {self.path} was opened read_only; open it without read_only")
+        if getattr(self._local, "held", None) is not None:
+            raise StoreError(f"cannot write to {self.path} inside Store.reading(); leave it first")
         with self._connect(read_only=False) as con:
             con.begin()
             try:
