@@ -1,0 +1,360 @@
+"""The clipped policy objective of GRPO, DAPO and FIPO (DESIGN.md, "The objective").
+
+Per response token t (mask m_t):
+    delta_t = clamp(logp_t - old_logp_t, -20, 20),   r_t = exp(delta_t)
+    A~_t    = A_t * f_t            (f_t = 1 for GRPO/DAPO; FIPO influence weight otherwise)
+    loss_t  = max(-A~ r, -A~ clip(r, 1 - clip_low, 1 + clip_high))   (PPO, DAPO clip-higher)
+              and, where A~ < 0, min(that, -A~ * c)                    (dual clip, c = dual_clip_c)
+    (+ kl_coef * k3(ref || policy) when kl_coef > 0)
+then aggregated over the optimiser mini-batch (`agg`).
+
+`policy_loss` dispatches on `config.mode` through `LOSS_MODES` (one small function per mode);
+`fipo_token_credit` is the single implementation of FIPO's per-token credit, reused by the
+credit analysis. This module imports nothing from the package (algos is the bottom layer), so
+invalid values raise ValueError; `fipo_bench.presets` turns those into ConfigError.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+import torch
+from torch import Tensor
+
+from fipo_bench.algos.future_kl import SafetyMode, future_kl, influence_weights
+
+LossMode = Literal["grpo", "dapo", "fipo"]
+AggMode = Literal["token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm"]
+
+DELTA_CLAMP = 20.0  # |logp - old_logp| clamp before exp (official code)
+_EDGE_TOL = 1e-7  # weights within this of a clip bound count as clipped (official code)
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Objective settings; validated on construction (ValueError naming the field and range)."""
+
+    mode: LossMode
+    clip_low: float = 0.2
+    clip_high: float = 0.28
+    dual_clip_c: float | None = 10.0  # None disables the dual clip and the outlier mask
+    agg: AggMode = "token-mean"
+    half_life: float = 32.0  # tau, the Future-KL decay "half-life" in tokens
+    influence_low: float = 1.0
+    influence_high: float = 1.2
+    safety_threshold: float = 10.0
+    safety_mode: SafetyMode = "clamp"
+    drop_dual_clipped_seqs: bool = True  # FIPO only, official-code rule
+    kl_coef: float = 0.0  # KL penalty to a reference policy (k3 estimator)
+
+    def __post_init__(self) -> None:
+        _check_choice("mode", self.mode, get_args(LossMode))
+        _check_choice("agg", self.agg, get_args(AggMode))
+        _check_choice("safety_mode", self.safety_mode, get_args(SafetyMode))
+        _check_number("clip_low", self.clip_low, "in [0, 1)", lambda v: 0 <= v < 1)
+        _check_number("clip_high", self.clip_high, ">= 0", lambda v: v >= 0)
+        if self.dual_clip_c is not None:
+            _check_number("dual_clip_c", self.dual_clip_c, "> 1 (or None)", lambda v: v > 1)
+        _check_number("half_life", self.half_life, "> 0 (tokens)", lambda v: v > 0)
+        _check_number("influence_low", self.influence_low, ">= 0", lambda v: v >= 0)
+        _check_number("influence_high", self.influence_high, ">= 0", lambda v: v >= 0)
+        if self.influence_low > self.influence_high:
+            raise ValueError(
+                f"influence_low={self.influence_low} must be <= influence_high="
+                f"{self.influence_high}"
+            )
+        _check_number("safety_threshold", self.safety_threshold, "> 0", lambda v: v > 0)
+        _check_number("kl_coef", self.kl_coef, ">= 0", lambda v: v >= 0)
+        if not isinstance(self.drop_dual_clipped_seqs, bool):
+            raise ValueError(
+                f"drop_dual_clipped_seqs must be true or false; got {self.drop_dual_clipped_seqs!r}"
+            )
+
+
+@dataclass(frozen=True)
+class TokenCredit:
+    """FIPO's per-token credit, all [B, L] and detached.
+
+    delta: clamped logp - old_logp; ratio: exp(delta); participates: m_t * M_t (response token
+    whose ratio is within the dual-clip threshold); future_kl: FutureKL_t; raw_weight:
+    exp(FutureKL_t); weight: the clipped influence weight after the safety rule.
+    """
+
+    delta: Tensor
+    ratio: Tensor
+    participates: Tensor
+    future_kl: Tensor
+    raw_weight: Tensor
+    weight: Tensor
+
+
+def fipo_token_credit(
+    logp: Tensor, old_logp: Tensor, advantages: Tensor, mask: Tensor, config: LossConfig
+) -> TokenCredit:
+    """Per-token (delta, FutureKL, raw weight, clipped weight) exactly as the FIPO loss uses them.
+
+    `advantages` is [B] or [B, L]; only its sign matters here (safety rule).
+    """
+    with torch.no_grad():
+        delta = (logp.detach().float() - old_logp.detach().float()).clamp(-DELTA_CLAMP, DELTA_CLAMP)
+        ratio = torch.exp(delta)
+        participates = mask.bool()
+        if config.dual_clip_c is not None:
+            # Outlier mask M_t: tokens beyond the dual-clip threshold neither add to FutureKL
+            # nor (through the dual clip) drive the gradient (official code).
+            participates = participates & (ratio <= config.dual_clip_c)
+        fkl = future_kl(delta, participates, config.half_life)
+        raw, weight = influence_weights(
+            fkl,
+            _token_advantages(advantages, logp),
+            ratio,
+            config.influence_low,
+            config.influence_high,
+            config.safety_threshold,
+            config.safety_mode,
+        )
+    return TokenCredit(delta, ratio, participates, fkl, raw, weight)
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Inputs shared by every mode: ratio carries the gradient, the rest is detached."""
+
+    logp: Tensor
+    old_logp: Tensor
+    advantages: Tensor  # [B, L]
+    mask: Tensor  # bool [B, L]
+    ratio: Tensor
+    delta: Tensor
+
+
+@dataclass(frozen=True)
+class _ModeTerms:
+    """What a mode function returns: per-token loss, the tokens kept, and its own metrics."""
+
+    token_loss: Tensor
+    keep: Tensor  # bool [B, L]: mask minus dropped sequences
+    clipped_low: Tensor
+    clipped_high: Tensor
+    dual_capped: Tensor
+    metrics: dict[str, Tensor]
+
+
+def _clipped_surrogate(
+    ratio: Tensor, weighted_adv: Tensor, config: LossConfig
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(loss, clipped_low, clipped_high, dual_capped) per token; eps-clip then dual clip."""
+    unclipped = -weighted_adv * ratio
+    clipped = -weighted_adv * ratio.clamp(1.0 - config.clip_low, 1.0 + config.clip_high)
+    loss = torch.maximum(unclipped, clipped)
+    negative = weighted_adv < 0
+    clip_active = clipped > unclipped
+    clipped_low = clip_active & negative
+    clipped_high = clip_active & ~negative
+    if config.dual_clip_c is None:
+        return loss, clipped_low, clipped_high, torch.zeros_like(negative)
+    cap = -weighted_adv * config.dual_clip_c
+    dual_capped = negative & (loss > cap)
+    return torch.where(dual_capped, cap, loss), clipped_low, clipped_high, dual_capped
+
+
+def _plain_clipped(batch: _Batch, config: LossConfig) -> _ModeTerms:
+    """GRPO and DAPO: the same token loss with A~ = A. They differ in their settings
+    (clip_high, agg, kl_coef) and in the data pipeline (dynamic sampling, overlong shaping)."""
+    loss, low, high, dual = _clipped_surrogate(batch.ratio, batch.advantages, config)
+    return _ModeTerms(loss, batch.mask, low, high, dual, {})
+
+
+def _fipo_clipped(batch: _Batch, config: LossConfig) -> _ModeTerms:
+    """FIPO: A~ = A * f_t (Future-KL influence weight), then the DAPO token loss; optionally drop
+    a response in which more than one negative-advantage token hits the dual-clip cap."""
+    credit = fipo_token_credit(batch.logp, batch.old_logp, batch.advantages, batch.mask, config)
+    weighted_adv = batch.advantages * credit.weight
+    loss, low, high, dual = _clipped_surrogate(batch.ratio, weighted_adv, config)
+    keep = batch.mask
+    rows = batch.mask.any(dim=1)
+    dropped = torch.zeros_like(rows)
+    if config.drop_dual_clipped_seqs:
+        dropped = ((dual & batch.mask).sum(dim=1) > 1) & rows
+        keep = batch.mask & ~dropped[:, None]
+    valid = batch.mask
+    metrics = {
+        "future_kl/mean": _masked_mean(credit.future_kl, valid),
+        "future_kl/min": _masked_min(credit.future_kl, valid),
+        "future_kl/max": _masked_max(credit.future_kl, valid),
+        "influence_weight/mean": _masked_mean(credit.weight, valid),
+        "influence_weight/min": _masked_min(credit.weight, valid),
+        "influence_weight/max": _masked_max(credit.weight, valid),
+        # float64 so exp(FutureKL) of a wildly moved policy stays finite in the log
+        "influence_weight/raw_mean": _masked_mean(torch.exp(credit.future_kl.double()), valid),
+        "influence_weight/clip_frac_upper": _masked_mean(
+            (credit.weight >= config.influence_high - _EDGE_TOL).float(), valid
+        ),
+        "influence_weight/clip_frac_lower": _masked_mean(
+            (credit.weight <= config.influence_low + _EDGE_TOL).float(), valid
+        ),
+        "seq_dropped_frac": dropped.float().sum() / rows.float().sum().clamp(min=1.0),
+    }
+    return _ModeTerms(loss, keep, low, high, dual, metrics)
+
+
+LOSS_MODES: dict[str, Callable[[_Batch, LossConfig], _ModeTerms]] = {
+    "grpo": _plain_clipped,
+    "dapo": _plain_clipped,
+    "fipo": _fipo_clipped,
+}
+
+
+def policy_loss(
+    logp: Tensor,
+    old_logp: Tensor,
+    advantages: Tensor,
+    mask: Tensor,
+    config: LossConfig,
+    *,
+    ref_logp: Tensor | None = None,
+    token_normalizer: float | Tensor | None = None,
+) -> tuple[Tensor, dict[str, float]]:
+    """Scalar loss (gradient through `logp` only) and a dict of named float metrics.
+
+    logp, old_logp, mask: [B, L]; advantages: [B] or [B, L]; ref_logp: [B, L], required when
+    config.kl_coef > 0. `token_normalizer` replaces the aggregation's divisor: pass
+    `agg_normalizer(minibatch_mask, config.agg)` (summed over the micro-batches of one optimiser
+    mini-batch) and the micro-batch gradients add up to exactly the mini-batch gradient. Without
+    it the divisor is this call's own (kept tokens / kept sequences / B·L).
+    """
+    _check_shapes(logp, old_logp, advantages, mask, ref_logp)
+    if config.kl_coef > 0 and ref_logp is None:
+        raise ValueError(f"kl_coef={config.kl_coef} > 0 needs ref_logp")
+    valid = mask.bool()
+    delta = (logp - old_logp.detach()).clamp(-DELTA_CLAMP, DELTA_CLAMP)
+    batch = _Batch(
+        logp=logp,
+        old_logp=old_logp,
+        advantages=_token_advantages(advantages, logp).detach().to(logp.dtype),
+        mask=valid,
+        ratio=torch.exp(delta),
+        delta=delta.detach(),
+    )
+    terms = LOSS_MODES[config.mode](batch, config)
+    token_loss = terms.token_loss
+    metrics: dict[str, Tensor] = {
+        "clip_ratio/low": _masked_mean(terms.clipped_low.float(), valid),
+        "clip_ratio/high": _masked_mean(terms.clipped_high.float(), valid),
+        "clip_ratio/dual": _masked_mean(terms.dual_capped.float(), valid),
+        # k1 estimate of KL(old || current) over the response tokens (verl's ppo_kl)
+        "policy_kl": _masked_mean(-batch.delta, valid),
+        "seq_dropped_frac": torch.zeros((), device=logp.device),
+    }
+    if config.kl_coef > 0:
+        assert ref_logp is not None
+        log_ref_ratio = (ref_logp.detach() - logp).clamp(-DELTA_CLAMP, DELTA_CLAMP)
+        k3 = torch.exp(log_ref_ratio) - log_ref_ratio - 1.0  # Schulman's k3, >= 0
+        token_loss = token_loss + config.kl_coef * k3
+        metrics["kl/ref"] = _masked_mean(k3.detach(), valid)
+    metrics.update(terms.metrics)
+    loss = _aggregate(token_loss, terms.keep, config.agg, token_normalizer)
+    return loss, _to_floats(metrics)
+
+
+def agg_normalizer(mask: Tensor, agg: AggMode) -> float:
+    """The divisor `agg` uses for a batch with this response mask [B, L].
+
+    token-mean: number of response tokens; seq-mean-token-mean: number of non-empty responses;
+    seq-mean-token-sum-norm: B * L (Dr. GRPO's constant length normaliser, per response).
+    All three add up over micro-batches of equal L.
+    """
+    _check_choice("agg", agg, get_args(AggMode))
+    valid = mask.bool()
+    if agg == "token-mean":
+        return float(valid.sum().item())
+    if agg == "seq-mean-token-mean":
+        return float(valid.any(dim=1).sum().item())
+    return float(valid.shape[0] * valid.shape[1])
+
+
+def _aggregate(
+    token_loss: Tensor, keep: Tensor, agg: str, normalizer: float | Tensor | None
+) -> Tensor:
+    kept = token_loss * keep.to(token_loss.dtype)
+    if agg == "seq-mean-token-mean":
+        tokens_per_seq = keep.sum(dim=1)
+        per_seq = kept.sum(dim=1) / tokens_per_seq.clamp(min=1).to(token_loss.dtype)
+        total = per_seq.sum()
+        default = (tokens_per_seq > 0).sum()
+    elif agg == "seq-mean-token-sum-norm":
+        total = kept.sum()
+        default = torch.tensor(float(keep.shape[0] * keep.shape[1]), device=kept.device)
+    else:  # token-mean over every kept token of the mini-batch (not a mean of means)
+        total = kept.sum()
+        default = keep.sum()
+    divisor = default if normalizer is None else normalizer
+    if isinstance(divisor, Tensor):
+        return total / divisor.to(total.dtype).clamp(min=1.0)
+    if not divisor > 0:
+        raise ValueError(f"token_normalizer must be > 0; got {divisor}")
+    return total / divisor
+
+
+def _token_advantages(advantages: Tensor, like: Tensor) -> Tensor:
+    """Broadcast per-response advantages [B] to tokens [B, L]."""
+    if advantages.dim() == 1:
+        return advantages[:, None].expand_as(like)
+    return advantages
+
+
+def _check_shapes(
+    logp: Tensor, old_logp: Tensor, advantages: Tensor, mask: Tensor, ref_logp: Tensor | None
+) -> None:
+    if logp.dim() != 2:
+        raise ValueError(f"logp must be [B, L]; got shape {tuple(logp.shape)}")
+    for name, t in (("old_logp", old_logp), ("mask", mask), ("ref_logp", ref_logp)):
+        if t is not None and t.shape != logp.shape:
+            raise ValueError(
+                f"{name} must have logp's shape {tuple(logp.shape)}; got {tuple(t.shape)}"
+            )
+    if advantages.shape not in (logp.shape, logp.shape[:1]):
+        raise ValueError(
+            f"advantages must be [B] or [B, L] = {tuple(logp.shape)}; got {tuple(advantages.shape)}"
+        )
+
+
+def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:
+    count = mask.sum()
+    return torch.where(mask, values, 0).sum() / count.clamp(min=1).to(values.dtype)
+
+
+def _masked_min(values: Tensor, mask: Tensor) -> Tensor:
+    if values.numel() == 0:
+        return torch.zeros((), device=values.device)
+    picked = torch.where(mask, values, math.inf).min()
+    return torch.where(mask.any(), picked, 0.0)
+
+
+def _masked_max(values: Tensor, mask: Tensor) -> Tensor:
+    if values.numel() == 0:
+        return torch.zeros((), device=values.device)
+    picked = torch.where(mask, values, -math.inf).max()
+    return torch.where(mask.any(), picked, 0.0)
+
+
+def _to_floats(metrics: dict[str, Tensor]) -> dict[str, float]:
+    """One device sync for all metrics instead of one per .item()."""
+    names = list(metrics)
+    values = torch.stack([metrics[n].detach().double().reshape(()) for n in names]).tolist()
+    return dict(zip(names, values, strict=True))
+
+
+def _check_choice(field: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{field}={value!r} is not one of {', '.join(allowed)}")
+
+
+def _check_number(field: str, value: object, rule: str, ok: Callable[[float], bool]) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{field} must be a finite number {rule}; got {value!r}")
+    if not ok(float(value)):
+        raise ValueError(f"{field}={value} is out of range: must be {rule}")
