@@ -157,7 +157,7 @@ def _as_object(obj: Any, where: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class _Parsed:
-    problem_id: str
+    source_id: str | None  # the row's own id; None: the row carries none
     problem: str
     answer: str
     meta: dict[str, Any]
@@ -166,30 +166,41 @@ class _Parsed:
 def rows_to_problems(
     rows: Sequence[SourceRow], *, dataset: str, source: str, fields: FieldNames = FieldNames()
 ) -> list[Problem]:
-    """Normalise rows into problems, collapsing exact repeats (same id, problem and answer).
+    """Normalise rows into problems, collapsing exact repeats (verl files repeat each problem
+    k times): rows with an id repeat when id, problem and answer match; rows without one when
+    problem and answer match, and are then numbered by their first position.
 
-    A problem id seen twice with a different problem or answer is an error: downstream tables
-    are keyed by (dataset, problem_id).
+    meta holds "source" ("file:PATH" / "hub:ID"), "copies" (when repeated), "source_prompt"
+    (verl: the stored, already templated prompt) and "fields": the row's other fields, kept
+    apart so that a row field named "source" cannot collide with the loader's keys.
+
+    An id used for two different problems is an error: downstream tables are keyed by
+    (dataset, problem_id).
     """
     parse = _parse_verl if _is_verl(rows[0].record) else _flat_parser(rows[0], fields)
-    first_seen: dict[str, tuple[_Parsed, str]] = {}
+    by_id: dict[str, tuple[_Parsed, str]] = {}  # problem_id -> first parse and its locator
+    id_of_content: dict[tuple[str, str], str] = {}  # id-less rows: content -> problem_id
     copies: dict[str, int] = {}
     for row in rows:
         parsed = parse(row)
-        seen = first_seen.get(parsed.problem_id)
+        if parsed.source_id is None:
+            pid = id_of_content.setdefault((parsed.problem, parsed.answer), str(row.index))
+        else:
+            pid = parsed.source_id
+        seen = by_id.get(pid)
         if seen is None:
-            first_seen[parsed.problem_id] = (parsed, row.where)
-            copies[parsed.problem_id] = 1
+            by_id[pid] = (parsed, row.where)
+            copies[pid] = 1
             continue
         earlier, earlier_where = seen
         if (earlier.problem, earlier.answer) != (parsed.problem, parsed.answer):
             raise DataError(
-                f"{row.where}: problem id {parsed.problem_id!r} already used at {earlier_where} "
+                f"{row.where}: problem id {pid!r} already used at {earlier_where} "
                 "with a different problem or answer; ids must be unique"
             )
-        copies[parsed.problem_id] += 1
+        copies[pid] += 1
     problems = []
-    for pid, (parsed, _) in first_seen.items():
+    for pid, (parsed, _) in by_id.items():
         meta = {"source": source, **parsed.meta}
         if copies[pid] > 1:
             meta["copies"] = copies[pid]
@@ -222,16 +233,16 @@ def _flat_parser(first: SourceRow, fields: FieldNames):
         if answer_key not in record:
             raise DataError(f"{row.where}: no {answer_key!r} field; every row needs an answer")
         answer = normalize_answer(record[answer_key], where=row.where)
-        # Rows without an id are numbered by position; "025"-style ids are kept as text.
+        # "025"-style ids are kept as text; rows without one get a position in rows_to_problems.
         raw_id = record.get(id_key) if id_key else None
-        problem_id = str(row.index) if raw_id is None else str(raw_id)
+        source_id = None if raw_id is None else str(raw_id)
         # Copies of the problem text (aime24/amc23 repeat it as "question") are dropped.
-        meta = {
+        fields = {
             k: _repair_meta(v)
             for k, v in record.items()
             if k not in used and not (isinstance(v, str) and repair_escapes(v) == problem)
         }
-        return _Parsed(problem_id, problem, answer, meta)
+        return _Parsed(source_id, problem, answer, {"fields": fields})
 
     return parse
 
@@ -256,13 +267,14 @@ def _parse_verl(row: SourceRow) -> _Parsed:
         raise DataError(f"{row.where}: no reward_model.ground_truth; every row needs an answer")
     answer = normalize_answer(reward["ground_truth"], where=row.where)
     index = extra.get("index")
-    problem_id = str(row.index) if index is None else str(index)
-    meta = {k: record[k] for k in ("data_source", "ability") if record.get(k) is not None} | {
-        "reward_style": reward.get("style")
-    }
+    source_id = None if index is None else str(index)
+    fields = {k: record[k] for k in ("data_source", "ability") if record.get(k) is not None}
+    if reward.get("style") is not None:
+        fields["reward_model.style"] = reward["style"]
+    meta: dict[str, Any] = {"fields": fields}
     if prompt_text is not None:
         meta["source_prompt"] = prompt_text
-    return _Parsed(problem_id, problem, answer, meta)
+    return _Parsed(source_id, problem, answer, meta)
 
 
 def _last_user_content(prompt: Any) -> str | None:

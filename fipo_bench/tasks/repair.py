@@ -69,19 +69,26 @@ def repair_escapes(text: str) -> str:
     """
     if not _CANDIDATE.search(text):
         return text
+    # Pass 1 restores the unambiguous escapes, so that a mangled \begin{align} opens math
+    # before pass 2 asks whether a TAB/CR sits inside math.
+    text = _CANDIDATE.sub(
+        lambda m: (
+            "\\" + _ESCAPE_LETTER[m.group(1)] + m.group(2)
+            if m.group(1) in _NEVER_LEGITIMATE
+            else m.group(0)
+        ),
+        text,
+    )
 
-    def fix(m: re.Match[str]) -> str:
-        control, letters = m.group(1), m.group(2)
-        command = _ESCAPE_LETTER[control] + letters
-        if control in _NEVER_LEGITIMATE:
-            return "\\" + command
+    def fix_whitespace(m: re.Match[str]) -> str:
+        command = _ESCAPE_LETTER[m.group(1)] + m.group(2)
         if command in _T_R_COMMANDS and (
             command in _TEXT_MODE_COMMANDS or _in_math(text, m.start())
         ):
             return "\\" + command
         return m.group(0)
 
-    return _CANDIDATE.sub(fix, text)
+    return _CANDIDATE.sub(fix_whitespace, text)
 
 
 def normalize_answer(value: object, *, where: str) -> str:
