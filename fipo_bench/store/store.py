@@ -175,6 +175,11 @@ class Store:
             con.begin()
             try:
                 yield con
+            except duckdb.Error as exc:
+                con.rollback()
+                # A bad value that passed the Arrow checks (e.g. a string in an int column).
+                first_line = str(exc).splitlines()[0]
+                raise StoreError(f"write to {self.path} rolled back: {first_line}") from exc
             except BaseException:
                 con.rollback()
                 raise

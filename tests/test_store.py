@@ -1,0 +1,450 @@
+"""The DuckDB store: schema, idempotent writes, validation, read queries (one process)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from fipo_bench.errors import StoreError
+from fipo_bench.store import (
+    DB_ENV_VAR,
+    SCHEMA_VERSION,
+    TABLES,
+    Store,
+    default_db_path,
+    rollout_owner,
+    sample_id,
+)
+from fipo_bench.store.connection import migrate, schema_version
+from fipo_bench.store.schema import MIGRATIONS, Migration
+from fipo_bench.tasks.problem import Problem
+
+
+def make_samples(owner_eval: str, problem_ids, n: int, *, correct=None, n_tokens=3):
+    rows = []
+    for p in problem_ids:
+        for i in range(n):
+            rows.append(
+                {
+                    "sample_id": sample_id(owner_eval, p, i),
+                    "eval_id": owner_eval,
+                    "dataset": "aime24",
+                    "problem_id": p,
+                    "sample_idx": i,
+                    "text": f"{p}-{i}",
+                    "n_tokens": n_tokens,
+                    "correct": None if correct is None else correct(p, i),
+                    "verify_status": "ok",
+                }
+            )
+    return pa.Table.from_pylist(rows)
+
+
+def make_tokens(samples: pa.Table, n_tokens: int = 3, *, logp_shift: float = 0.0) -> pa.Table:
+    rows = [
+        {"sample_id": sid, "pos": t, "token_id": 10 + t, "token": f"t{t}", "logp": -t - logp_shift}
+        for sid in samples["sample_id"].to_pylist()
+        for t in range(n_tokens)
+    ]
+    return pa.Table.from_pylist(rows)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "s.duckdb", lock_timeout_s=2.0)
+
+
+# ---- ids and paths ----------------------------------------------------------------------------
+
+
+def test_sample_id_is_deterministic_non_negative_63_bit_and_separates_its_inputs():
+    a = sample_id("e1", "p1", 0)
+    assert a == sample_id("e1", "p1", 0)
+    assert 0 <= a < 2**63
+    others = {sample_id("e2", "p1", 0), sample_id("e1", "p2", 0), sample_id("e1", "p1", 1)}
+    assert a not in others and len(others) == 3
+    # The separator keeps ("a", "b1") and ("ab", "1")-style concatenations apart.
+    assert sample_id("e1", "p1", 11) != sample_id("e1", "p11", 1)
+    assert rollout_owner("run", 7) == "run@7"
+
+
+def test_default_db_path_prefers_cli_then_env_then_default(monkeypatch):
+    monkeypatch.delenv(DB_ENV_VAR, raising=False)
+    assert default_db_path(None) == Path("fipo_bench.duckdb")
+    monkeypatch.setenv(DB_ENV_VAR, "/x/env.duckdb")
+    assert default_db_path(None) == Path("/x/env.duckdb")
+    assert default_db_path("cli.duckdb") == Path("cli.duckdb")
+
+
+# ---- schema, migrations, bad files ------------------------------------------------------------
+
+
+def test_new_file_has_every_table_empty_at_the_code_schema_version(store: Store):
+    assert store.table_counts() == dict.fromkeys(TABLES, 0)
+    info = store.info()
+    assert info.schema_version == SCHEMA_VERSION == info.code_schema_version
+    assert info.file_size_bytes > 0
+
+
+def test_reopening_a_current_file_keeps_its_rows(store: Store):
+    store.write_train_metrics("r", 1, {"loss": 1.0})
+    again = Store(store.path)
+    assert again.table_counts()["train_metrics"] == 1
+
+
+def test_forward_migration_applies_new_steps_once_and_keeps_data(tmp_path: Path):
+    path = tmp_path / "m.duckdb"
+    Store(path).upsert_run("r1", kind="train", name="old")
+    extra = (
+        *MIGRATIONS,
+        Migration(SCHEMA_VERSION + 1, "add note", ("ALTER TABLE runs ADD COLUMN note VARCHAR",)),
+    )
+    con = duckdb.connect(str(path))
+    try:
+        assert migrate(con, path, extra) == SCHEMA_VERSION
+        assert schema_version(con, path) == SCHEMA_VERSION + 1
+        assert migrate(con, path, extra) == SCHEMA_VERSION + 1  # second run: nothing to do
+        assert con.execute("SELECT name, note FROM runs").fetchall() == [("old", None)]
+        assert con.execute("SELECT count(*) FROM schema_meta").fetchall() == [(2,)]
+    finally:
+        con.close()
+    # This code knows only SCHEMA_VERSION: the migrated file is now "newer" and refused.
+    with pytest.raises(StoreError, match="newer than this fipo-bench"):
+        Store(path)
+    with pytest.raises(StoreError, match="newer than this fipo-bench"):
+        Store(path, read_only=True)
+
+
+def test_older_file_is_refused_by_readers_and_migrated_by_a_writer(tmp_path: Path):
+    path = tmp_path / "old.duckdb"
+    duckdb.connect(str(path)).close()  # an empty DuckDB file is schema version 0
+    with pytest.raises(StoreError, match="older than"):
+        Store(path, read_only=True).table_counts()
+    assert Store(path, read_only=True).info().schema_version == 0  # db info still works
+    assert Store(path).table_counts() == dict.fromkeys(TABLES, 0)
+    assert Store(path, read_only=True).info().schema_version == SCHEMA_VERSION
+
+
+def test_a_file_that_is_not_duckdb_is_refused_and_left_unchanged(tmp_path: Path):
+    path = tmp_path / "notes.duckdb"
+    path.write_text("this is not a database\n" * 50)
+    before = path.read_bytes()
+    for read_only in (False, True):
+        with pytest.raises(StoreError, match="not a DuckDB database file"):
+            Store(path, read_only=read_only)
+    assert path.read_bytes() == before
+
+
+def test_a_foreign_duckdb_file_is_never_written_into(tmp_path: Path):
+    path = tmp_path / "other.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE customers (id INTEGER)")
+    con.close()
+    with pytest.raises(StoreError, match="not a fipo-bench database"):
+        Store(path)
+    con = duckdb.connect(str(path), read_only=True)
+    tables = con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    con.close()
+    assert tables == [("customers",)]
+
+
+def test_missing_file_or_folder_is_a_store_error(tmp_path: Path):
+    with pytest.raises(StoreError, match="does not exist"):
+        Store(tmp_path / "none.duckdb", read_only=True)
+    with pytest.raises(StoreError, match="does not exist"):
+        Store(tmp_path / "no" / "dir.duckdb")
+
+
+# ---- samples and tokens -----------------------------------------------------------------------
+
+
+def test_rewriting_samples_never_duplicates_and_replaces_their_tokens(store: Store):
+    samples = make_samples("e1", ["p1", "p2"], 2)
+    store.write_samples(samples, make_tokens(samples, 3))
+    store.write_samples(samples, make_tokens(samples, 3))
+    assert store.table_counts()["samples"] == 4
+    assert store.table_counts()["tokens"] == 12
+    # A rewrite with shorter responses replaces the token rows (no leftovers from the old ones).
+    sid = samples["sample_id"][0].as_py()
+    store.write_pivots(pa.table({"sample_id": [sid], "pos": [2], "kind": ["credit"]}))
+    store.write_samples(samples, make_tokens(samples, 2, logp_shift=1.0))
+    traj = store.trajectory(sid)
+    assert traj["pos"].to_pylist() == [0, 1]
+    assert traj["logp"].to_pylist() == [-1.0, -2.0]
+    assert store.table_counts()["pivots"] == 0  # pivots of the old tokens are gone too
+    # tokens=None: the samples are rewritten and carry no tokens.
+    store.write_samples(samples, None)
+    assert store.table_counts()["tokens"] == 0
+
+
+def test_tokens_are_stored_in_key_order_whatever_order_they_arrive_in(store: Store):
+    samples = make_samples("e1", ["p1", "p2", "p3"], 1)
+    tokens = make_tokens(samples, 4)
+    shuffled = tokens.take(pa.array([7, 0, 11, 3, 5, 1, 9, 2, 10, 4, 8, 6]))
+    store.write_samples(samples, shuffled)
+    stored = store.trajectories(samples["sample_id"].to_pylist())
+    expected = tokens.sort_by([("sample_id", "ascending"), ("pos", "ascending")])
+    assert (
+        stored.select(["sample_id", "pos", "token_id"]).to_pylist()
+        == expected.select(["sample_id", "pos", "token_id"]).to_pylist()
+    )
+
+
+def _expect_rejected(store: Store, samples, tokens, match: str) -> None:
+    before = store.table_counts()
+    with pytest.raises(StoreError, match=match):
+        store.write_samples(samples, tokens)
+    assert store.table_counts() == before
+
+
+def test_bad_sample_batches_are_rejected_with_nothing_written(store: Store):
+    samples = make_samples("e1", ["p1"], 2)
+    tokens = make_tokens(samples)
+    _expect_rejected(store, samples, pa.concat_tables([tokens, tokens.slice(0, 1)]), "twice")
+    other = make_tokens(make_samples("e9", ["p1"], 1))
+    _expect_rejected(store, samples, pa.concat_tables([tokens, other]), "not in this samples")
+    wrong_id = samples.set_column(0, "sample_id", pa.array([1, 2], pa.int64()))
+    _expect_rejected(store, wrong_id, None, "does not match sample_id")
+    no_owner = samples.drop_columns(["eval_id"])
+    _expect_rejected(store, no_owner, None, "no owner")
+    extra = samples.append_column("colour", pa.array(["red", "blue"]))
+    _expect_rejected(store, extra, None, "unknown column.*colour")
+    null_text = samples.set_column(5, "text", pa.array([None, "x"], pa.string()))
+    _expect_rejected(store, null_text, None, "text holds nulls")
+    bad_status = samples.set_column(8, "verify_status", pa.array(["ok", "maybe"]))
+    _expect_rejected(store, bad_status, None, "verify_status 'maybe'")
+    repeated = pa.concat_tables([samples, samples.slice(0, 1)])
+    _expect_rejected(store, repeated, None, "repeats a value")
+
+
+def test_a_batch_that_fails_inside_the_transaction_leaves_no_trace(store: Store):
+    samples = make_samples("e1", ["p1"], 2)
+    store.write_samples(samples.slice(0, 1), make_tokens(samples.slice(0, 1)))
+    before = store.table_counts()
+    # token_id "abc" passes the Arrow checks and fails in DuckDB's cast after the samples
+    # were inserted: the whole batch must roll back.
+    tokens = make_tokens(samples).set_column(2, "token_id", pa.array(["abc"] * 6))
+    with pytest.raises(StoreError, match=r"rolled back: Conversion Error.*abc"):
+        store.write_samples(samples, tokens)
+    assert store.table_counts() == before
+    assert store.done_sample_keys("e1") == {("p1", 0)}
+
+
+def test_training_rollouts_are_keyed_by_run_and_step(store: Store):
+    rows = [
+        {
+            "sample_id": sample_id(rollout_owner("r1", step), "p1", 0),
+            "run_id": "r1",
+            "step": step,
+            "dataset": "synthetic",
+            "problem_id": "p1",
+            "sample_idx": 0,
+            "text": "x",
+            "n_tokens": 1,
+            "reward": 1.0,
+            "advantage": 0.5,
+        }
+        for step in (1, 2)
+    ]
+    store.write_samples(pa.Table.from_pylist(rows), None)
+    assert store.run_samples("r1")["step"].to_pylist() == [1, 2]
+    assert store.run_samples("r1", step=2)["advantage"].to_pylist() == [0.5]
+
+
+def test_done_sample_keys_lists_only_that_evals_samples(store: Store):
+    store.write_samples(make_samples("e1", ["p1", "p2"], 2), None)
+    store.write_samples(make_samples("e2", ["p3"], 1), None)
+    assert store.done_sample_keys("e1") == {("p1", 0), ("p1", 1), ("p2", 0), ("p2", 1)}
+    assert store.done_sample_keys("e3") == set()
+
+
+# ---- credit and pivots ------------------------------------------------------------------------
+
+
+def test_token_credit_updates_only_the_given_rows_and_columns(store: Store):
+    samples = make_samples("e1", ["p1"], 1)
+    store.write_samples(samples, make_tokens(samples, 3))
+    sid = samples["sample_id"][0].as_py()
+    credit = pa.table({"sample_id": [sid, sid], "pos": [2, 0], "future_kl": [0.25, -0.5]})
+    assert store.update_token_credit(credit) == 2
+    traj = store.trajectory(sid)
+    assert traj["future_kl"].to_pylist() == [-0.5, None, 0.25]
+    assert traj["logp"].to_pylist() == [0.0, -1.0, -2.0]  # untouched
+    assert traj["influence_weight"].null_count == 3
+
+
+def test_token_credit_for_unknown_rows_or_columns_changes_nothing(store: Store):
+    samples = make_samples("e1", ["p1"], 1)
+    store.write_samples(samples, make_tokens(samples, 2))
+    sid = samples["sample_id"][0].as_py()
+    missing = pa.table({"sample_id": [sid, sid], "pos": [0, 5], "delta": [1.0, 2.0]})
+    with pytest.raises(StoreError, match="1 of 2 rows"):
+        store.update_token_credit(missing)
+    assert store.trajectory(sid)["delta"].null_count == 2
+    with pytest.raises(StoreError, match="logp cannot be updated"):
+        store.update_token_credit(pa.table({"sample_id": [sid], "pos": [0], "logp": [0.0]}))
+
+
+def test_pivots_are_replaced_per_sample_and_kind(store: Store):
+    samples = make_samples("e1", ["p1"], 1)
+    store.write_samples(samples, make_tokens(samples, 5))
+    sid = samples["sample_id"][0].as_py()
+
+    def pivots(kind, positions):
+        n = len(positions)
+        return pa.table(
+            {"sample_id": [sid] * n, "pos": positions, "kind": [kind] * n, "score": [1.0] * n}
+        )
+
+    store.write_pivots(pivots("keyword", [1]))
+    store.write_pivots(pivots("credit", [0, 3]))
+    store.write_pivots(pivots("credit", [4]))
+    got = store.pivots(sid).select(["pos", "kind"]).to_pylist()
+    assert got == [{"pos": 1, "kind": "keyword"}, {"pos": 4, "kind": "credit"}]
+    assert store.pivots(sid, "keyword")["pos"].to_pylist() == [1]
+    with pytest.raises(StoreError, match="pivot kind 'vibes'"):
+        store.write_pivots(pivots("vibes", [0]))
+    with pytest.raises(StoreError, match="not stored"):
+        store.write_pivots(pa.table({"sample_id": [123], "pos": [0], "kind": ["credit"]}))
+
+
+# ---- runs, evals, problems, metrics -----------------------------------------------------------
+
+
+def test_runs_upsert_keeps_created_at_and_round_trips_config(store: Store):
+    store.upsert_run("r1", kind="train", algo="fipo", config={"lr": 1e-5, "loss": {"tau": 32}})
+    first = store.get_run("r1")
+    store.upsert_run("r1", kind="train", algo="dapo", config={"lr": 2e-5})
+    again = store.get_run("r1")
+    assert again["algo"] == "dapo" and again["config"] == {"lr": 2e-5}
+    assert again["created_at"] == first["created_at"]
+    assert store.list_runs()["run_id"].to_pylist() == ["r1"]
+    assert store.get_run("nope") is None
+    with pytest.raises(StoreError, match="run kind 'sweep'"):
+        store.upsert_run("r2", kind="sweep")
+
+
+def test_checkpoints_come_back_by_step_and_upsert_by_id(store: Store):
+    assert store.add_checkpoint("r1", 20, "/c/20") == "r1@20"
+    store.add_checkpoint("r1", 10, "/c/10")
+    store.add_checkpoint("r1", 20, "/c/20b")
+    got = store.checkpoints("r1").select(["step", "path"]).to_pylist()
+    assert got == [{"step": 10, "path": "/c/10"}, {"step": 20, "path": "/c/20b"}]
+
+
+def test_eval_resume_returns_true_and_refuses_changed_sampling_settings(store: Store):
+    settings = dict(dataset="aime24", n=4, temperature=1.0, top_p=0.7, max_tokens=64, seed=3)
+    assert store.upsert_eval("e1", engine="hf", **settings) is False
+    store.set_eval_status("e1", "failed")
+    assert store.upsert_eval("e1", engine="vllm", **{**settings, "n": 8}) is True
+    got = store.get_eval("e1")
+    assert (got["status"], got["n"], got["engine"], got["finished_at"]) == (
+        "running",
+        8,
+        "vllm",
+        None,
+    )
+    with pytest.raises(StoreError, match=re.escape("temperature=1.0, asked temperature=0.6")):
+        store.upsert_eval("e1", engine="hf", **{**settings, "temperature": 0.6})
+    store.set_eval_status("e1", "done", metrics={"avg@8": 0.25})
+    done = store.get_eval("e1")
+    assert done["status"] == "done" and done["metrics"] == {"avg@8": 0.25}
+    assert done["finished_at"] is not None
+    with pytest.raises(StoreError, match="unknown eval_id 'e9'"):
+        store.set_eval_status("e9", "done")
+    with pytest.raises(StoreError, match="eval status 'ok'"):
+        store.set_eval_status("e1", "ok")
+
+
+def test_problems_upsert_by_dataset_and_id(store: Store):
+    problems = [
+        Problem("aime24", "1", "What is 1+1?", "2", {"year": 2024}),
+        Problem("aime24", "2", "What is 2+2?", "4", {}),
+    ]
+    assert store.upsert_problems(problems) == 2
+    store.upsert_problems([Problem("aime24", "1", "What is 1+1?", "02", {})])
+    got = store.problems("aime24").select(["problem_id", "answer"]).to_pylist()
+    assert got == [{"problem_id": "1", "answer": "02"}, {"problem_id": "2", "answer": "4"}]
+    with pytest.raises(StoreError, match="appears twice"):
+        store.upsert_problems([problems[0], problems[0]])
+
+
+def test_train_metrics_upsert_per_step_and_name(store: Store):
+    store.write_train_metrics("r1", 1, {"reward/mean": 0.1, "lr": 1e-6})
+    store.write_train_metrics("r1", 2, {"reward/mean": 0.3})
+    store.write_train_metrics("r1", 2, {"reward/mean": 0.4})  # a rerun of step 2
+    curve = store.train_metrics("r1", ["reward/mean"])
+    assert curve.select(["step", "value"]).to_pylist() == [
+        {"step": 1, "value": 0.1},
+        {"step": 2, "value": 0.4},
+    ]
+    assert store.train_metrics("r1").num_rows == 3
+    assert store.last_step("r1") == 2 and store.last_step("r0") is None
+    with pytest.raises(StoreError, match="must be numbers"):
+        store.write_train_metrics("r1", 3, {"x": "high"})
+
+
+def test_correctness_grid_and_length_stats_summarise_stored_samples(store: Store):
+    samples = make_samples("e1", ["p1", "p2"], 4, correct=lambda p, i: p == "p1" or i == 0)
+    lengths = pa.array([10, 20, 30, 40, 5, 6, 7, 8], pa.int32())
+    store.write_samples(samples.set_column(6, "n_tokens", lengths), None)
+    grid = store.correctness_grid(["e1"]).select(["problem_id", "n_correct", "accuracy"])
+    assert grid.to_pylist() == [
+        {"problem_id": "p1", "n_correct": 4, "accuracy": 1.0},
+        {"problem_id": "p2", "n_correct": 1, "accuracy": 0.25},
+    ]
+    stats = {r["correct"]: r for r in store.length_stats(["e1"]).to_pylist()}
+    assert stats[False]["n"] == 3 and stats[False]["max"] == 8 and stats[False]["median"] == 7
+    assert stats[True]["mean"] == pytest.approx((10 + 20 + 30 + 40 + 5) / 5)
+    evals = store.list_evals()
+    assert evals.num_rows == 0  # samples alone do not create an eval row
+
+
+# ---- read-only, reading(), export -------------------------------------------------------------
+
+
+def test_read_only_store_refuses_writes(store: Store):
+    reader = Store(store.path, read_only=True)
+    with pytest.raises(StoreError, match="read_only"):
+        reader.write_train_metrics("r", 1, {"x": 1.0})
+
+
+def test_reading_block_reuses_one_connection_and_refuses_writes(store: Store):
+    store.write_samples(make_samples("e1", ["p1"], 1), None)
+    with store.reading():
+        assert store.done_sample_keys("e1") == {("p1", 0)}
+        assert store.table_counts()["samples"] == 1
+        with pytest.raises(StoreError, match=re.escape("inside Store.reading()")):
+            store.write_train_metrics("r", 1, {"x": 1.0})
+    store.write_train_metrics("r", 1, {"x": 1.0})  # after the block, writes work again
+
+
+def test_export_parquet_and_csv_round_trip_in_key_order(store: Store, tmp_path: Path):
+    samples = make_samples("e1", ["p1", "p2"], 2)
+    tokens = make_tokens(samples, 3)
+    store.write_samples(samples, tokens)
+    out = store.export_table("tokens", "parquet", tmp_path / "tokens.parquet")
+    got = pq.read_table(out)
+    expected = tokens.sort_by([("sample_id", "ascending"), ("pos", "ascending")])
+    assert got["token_id"].to_pylist() == expected["token_id"].to_pylist()
+    assert got.num_rows == 12
+    csv = store.export_table("samples", "csv", tmp_path / "samples.csv").read_text()
+    assert csv.splitlines()[0].startswith("sample_id,eval_id,run_id")
+    assert len(csv.splitlines()) == 1 + 4
+
+
+def test_export_rejects_bad_table_format_or_folder_and_writes_nothing(store: Store, tmp_path: Path):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    with pytest.raises(StoreError, match="table 'nope'"):
+        store.export_table("nope", "csv", out_dir / "x.csv")
+    with pytest.raises(StoreError, match="export format 'xlsx'"):
+        store.export_table("runs", "xlsx", out_dir / "x.xlsx")
+    with pytest.raises(StoreError, match="does not exist"):
+        store.export_table("runs", "csv", out_dir / "missing" / "x.csv")
+    assert list(out_dir.iterdir()) == []
