@@ -202,15 +202,17 @@ class Store:
         *,
         or_replace: bool = False,
     ) -> None:
-        """Bulk insert of an Arrow batch (already checked) in its row order."""
+        """Bulk insert of an Arrow batch (already checked) in its row order.
+
+        Registered views are never unregistered in a write: they die with the connection,
+        which every write closes, and unregistering inside an aborted transaction would
+        raise and hide the error that aborted it.
+        """
         cols = ", ".join(f'"{c}"' for c in batch.column_names)
         view = f"_batch_{table}"
         con.register(view, batch)
-        try:
-            verb = "INSERT OR REPLACE" if or_replace else "INSERT"
-            con.execute(f"{verb} INTO {table} ({cols}) SELECT {cols} FROM {view}")
-        finally:
-            con.unregister(view)
+        verb = "INSERT OR REPLACE" if or_replace else "INSERT"
+        con.execute(f"{verb} INTO {table} ({cols}) SELECT {cols} FROM {view}")
 
     # ---- runs, checkpoints, problems --------------------------------------------------------
 
@@ -422,10 +424,7 @@ class Store:
             if tokens is not None:
                 check_columns(tokens, self._table_columns(con, "tokens"), what="tokens")
             con.register("_batch_ids", samples.select(["sample_id"]))
-            try:
-                self._delete_stored_samples(con)
-            finally:
-                con.unregister("_batch_ids")
+            self._delete_stored_samples(con)
             self._insert(con, "samples", samples.select(list(s_cols)))
             if tokens is not None and tokens.num_rows:
                 self._insert(con, "tokens", tokens)
@@ -510,19 +509,16 @@ class Store:
         sets = ", ".join(f'"{c}" = b."{c}"' for c in credit)
         with self._transaction() as con:
             con.register("_credit", tokens)
-            try:
-                updated = int(
-                    scalar(  # type: ignore[arg-type]
-                        con,
-                        f"""
-                        UPDATE tokens SET {sets} FROM _credit b
-                        WHERE tokens.sample_id = b.sample_id AND tokens.pos = b.pos
-                        """,
-                    )
-                    or 0
+            updated = int(
+                scalar(  # type: ignore[arg-type]
+                    con,
+                    f"""
+                    UPDATE tokens SET {sets} FROM _credit b
+                    WHERE tokens.sample_id = b.sample_id AND tokens.pos = b.pos
+                    """,
                 )
-            finally:
-                con.unregister("_credit")
+                or 0
+            )
             if updated != tokens.num_rows:
                 raise StoreError(
                     f"token credit: {tokens.num_rows - updated} of {tokens.num_rows} rows name a"
@@ -545,26 +541,23 @@ class Store:
         with self._transaction() as con:
             check_columns(pivots, self._table_columns(con, "pivots"), what="pivots")
             con.register("_pivots", pivots)
-            try:
-                missing = scalar(
-                    con,
-                    """
-                    SELECT count(DISTINCT p.sample_id) FROM _pivots p
-                    ANTI JOIN samples s ON p.sample_id = s.sample_id
-                    """,
+            missing = scalar(
+                con,
+                """
+                SELECT count(DISTINCT p.sample_id) FROM _pivots p
+                ANTI JOIN samples s ON p.sample_id = s.sample_id
+                """,
+            )
+            if missing:
+                raise StoreError(
+                    f"pivots: {missing} sample_id(s) are not stored; write samples first"
                 )
-                if missing:
-                    raise StoreError(
-                        f"pivots: {missing} sample_id(s) are not stored; write samples first"
-                    )
-                con.execute(
-                    """
-                    DELETE FROM pivots USING (SELECT DISTINCT sample_id, kind FROM _pivots) d
-                    WHERE pivots.sample_id = d.sample_id AND pivots.kind = d.kind
-                    """
-                )
-            finally:
-                con.unregister("_pivots")
+            con.execute(
+                """
+                DELETE FROM pivots USING (SELECT DISTINCT sample_id, kind FROM _pivots) d
+                WHERE pivots.sample_id = d.sample_id AND pivots.kind = d.kind
+                """
+            )
             self._insert(con, "pivots", sort_by_pos(pivots))
         return pivots.num_rows
 
