@@ -1,0 +1,95 @@
+"""`fipo-bench eval`: score checkpoints AIME-style (n samples per problem, avg@k/cons@k/pass@k).
+
+Runs under `if __name__ == "__main__"` of fipo_bench.cli, as vLLM needs for its workers.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from fipo_bench.store.paths import DB_ENV_VAR
+
+
+def eval_command(
+    model: Annotated[
+        list[str],
+        typer.Option(
+            "--model",
+            help="Checkpoint or base-model dir, run_id:step of a stored run, or a hub id. Repeat"
+            " to compare models side by side on the same problems and settings.",
+        ),
+    ],
+    dataset: Annotated[
+        str, typer.Option("--dataset", help="Registry name (aime24, aime25, ...) or a data file.")
+    ],
+    data_file: Annotated[
+        str | None,
+        typer.Option("--data-file", help="Local copy of a registry dataset (jsonl/parquet)."),
+    ] = None,
+    n: Annotated[int, typer.Option("--n", help="Samples per problem.")] = 32,
+    temperature: Annotated[float, typer.Option("--temperature")] = 1.0,
+    top_p: Annotated[float, typer.Option("--top-p")] = 0.7,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", help="Max response tokens.")] = 20480,
+    engine: Annotated[
+        str, typer.Option("--engine", help="vllm or hf (default: vllm where installed, else hf).")
+    ] = "auto",
+    prompt: Annotated[
+        str | None,
+        typer.Option("--prompt", help="dapo, boxed or raw (default: the dataset's own)."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="First N problems only.")] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help=f"DuckDB file (default: ${DB_ENV_VAR}, else fipo_bench.duckdb)."),
+    ] = None,
+) -> None:
+    """Sample, verify and store n responses per problem for each model; print the metrics.
+
+    Rerunning the same command after a crash resumes where it stopped."""
+    from rich.console import Console
+
+    from fipo_bench.eval import EvalSettings, plan_eval, run_eval
+    from fipo_bench.eval.console import RichProgress, metrics_table
+    from fipo_bench.store import default_db_path
+
+    settings = EvalSettings(
+        dataset=dataset,
+        data_file=data_file,
+        n=n,
+        temperature=temperature,
+        top_p=top_p,
+        max_tokens=max_tokens,
+        engine=engine,  # type: ignore[arg-type]  # validated by EvalSettings
+        prompt=prompt,
+        limit=limit,
+        seed=seed,
+    )
+    job = plan_eval(settings, model, default_db_path(db))
+    out = Console(highlight=False)
+    chosen = "default" if settings.engine == "auto" else "requested"
+    out.print(
+        f"engine {job.engine} ({chosen}); {len(job.problems)} problems of {job.dataset} x n={n},"
+        f" prompt {job.prompt_template}, {len(job.models)} model(s); db {job.db_path}"
+    )
+    with RichProgress(out) as progress:
+        results = run_eval(job, progress=progress)
+    for result in results:
+        if result.generated_samples == 0 and result.reused_samples:
+            out.print(f"{result.model.ref.label}: all {result.reused_samples} samples were stored")
+        elif result.reused_samples:
+            out.print(
+                f"{result.model.ref.label}: resumed, {result.reused_samples} stored samples kept,"
+                f" {result.generated_samples} generated"
+            )
+    title = (
+        f"{job.dataset}: {len(job.problems)} problems x n={n}, T={temperature:g}, top-p={top_p:g},"
+        f" engine {job.engine}"
+    )
+    out.print(metrics_table(results, title=title))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_command)

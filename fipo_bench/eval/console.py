@@ -1,0 +1,97 @@
+"""What the eval command shows: a rich progress bar (samples done / total, ETA) and the metrics
+table, one column per model so checkpoints read side by side."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from fipo_bench.eval.runner import ModelResult, ProgressSink
+
+
+class RichProgress(ProgressSink):
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("samples"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self._task = None
+
+    def __enter__(self) -> RichProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def start(self, label: str, total: int, done: int) -> None:
+        """One bar per model; bars of finished models stay on screen."""
+        self._task = self._progress.add_task(label, total=total, completed=done)
+
+    def advance(self, samples: int) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task, samples)
+
+    def finish(self) -> None:
+        self._task = None
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}"
+
+
+def metrics_table(results: Sequence[ModelResult], *, title: str) -> Table:
+    """Rows are metrics, columns models; accuracies in percent, lengths in tokens."""
+    table = Table(title=title, show_lines=False)
+    table.add_column("metric")
+    for result in results:
+        table.add_column(result.model.ref.label, justify="right", overflow="fold")
+    first = results[0].metrics
+    n = first.n
+    rows: list[tuple[str, list[str]]] = [
+        (f"avg@{n} (%)", [_pct(r.metrics.avg_at_n) for r in results]),
+        (f"cons@{n} (%)", [_pct(r.metrics.cons_at_n) for r in results]),
+    ]
+    for k in first.pass_at_k:
+        rows.append((f"pass@{k} (%)", [_pct(r.metrics.pass_at_k.get(k, 0.0)) for r in results]))
+    for stat in ("min", "q25", "mean", "median", "q75", "max"):
+        rows.append(
+            (
+                f"response_length/{stat}",
+                [f"{r.metrics.response_length[stat]:.0f}" for r in results],
+            )
+        )
+    for q in range(1, 5):
+        cells = []
+        for r in results:
+            match = [x for x in r.metrics.accuracy_by_length_quartile if x.quartile == q]
+            cells.append(
+                f"{_pct(match[0].accuracy)} ({match[0].min_tokens}-{match[0].max_tokens})"
+                if match
+                else "-"
+            )
+        rows.append((f"acc by length Q{q} (%)", cells))
+    rows.append(
+        ("problems x samples", [f"{r.metrics.num_problems} x {r.metrics.n}" for r in results])
+    )
+    rows.append(("eval_id", [r.model.eval_id for r in results]))
+    for name, cells in rows:
+        table.add_row(name, *cells)
+    return table

@@ -1,0 +1,113 @@
+"""Everything an eval command needs, checked before a single byte is written.
+
+`plan_eval` reads the dataset, resolves every model, picks the engine and derives the eval ids;
+any bad input raises a FipoBenchError here, while the database is still untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from fipo_bench.errors import ConfigError, EngineError
+from fipo_bench.eval.identity import eval_id, problems_fingerprint
+from fipo_bench.eval.model_ref import ModelRef, resolve_model
+from fipo_bench.eval.settings import EvalSettings
+from fipo_bench.tasks import default_prompt, load_problems, render_prompt
+from fipo_bench.tasks.problem import Problem
+
+
+@dataclass(frozen=True)
+class PlannedModel:
+    ref: ModelRef
+    eval_id: str
+
+
+@dataclass(frozen=True)
+class EvalJob:
+    settings: EvalSettings
+    db_path: Path
+    engine: str  # "hf" | "vllm", resolved from settings.engine
+    prompt_template: str
+    problems: tuple[Problem, ...]
+    prompts: tuple[str, ...]
+    units: tuple[tuple[int, ...], ...]  # problem indices generated and stored together
+    models: tuple[PlannedModel, ...]
+
+    @property
+    def dataset(self) -> str:
+        """The dataset name samples and problems are stored under (a file's stem for files)."""
+        return self.problems[0].dataset
+
+    @property
+    def total_samples(self) -> int:
+        return len(self.problems) * self.settings.n
+
+
+def resolve_engine(choice: str) -> str:
+    """ "auto" -> vllm where installed, else hf; an explicit vllm must be installed."""
+    from fipo_bench.engines import VLLM_INSTALL_HINT, vllm_available
+
+    if choice == "hf":
+        return "hf"
+    if vllm_available():
+        return "vllm"
+    if choice == "vllm":
+        raise EngineError(f"--engine vllm: vLLM is not installed; {VLLM_INSTALL_HINT}")
+    return "hf"
+
+
+def plan_units(num_problems: int, problems_per_unit: int) -> tuple[tuple[int, ...], ...]:
+    return tuple(
+        tuple(range(start, min(start + problems_per_unit, num_problems)))
+        for start in range(0, num_problems, problems_per_unit)
+    )
+
+
+def plan_eval(settings: EvalSettings, model_specs: Sequence[str], db_path: Path) -> EvalJob:
+    if not model_specs:
+        raise ConfigError("no --model given; pass one or more model directories or run_id:step")
+    if db_path.exists() and db_path.is_dir():
+        raise ConfigError(f"--db {db_path} is a folder; give a .duckdb file path")
+    if not db_path.parent.is_dir():
+        raise ConfigError(f"--db {db_path}: folder {db_path.parent} does not exist")
+    if db_path.exists():
+        from fipo_bench.store import Store
+
+        Store(db_path, read_only=True)  # not DuckDB / newer schema: StoreError now, not later
+
+    engine = resolve_engine(settings.engine)
+    template = settings.prompt or default_prompt(settings.dataset)
+    problems = tuple(
+        load_problems(settings.dataset, data_file=settings.data_file, limit=settings.limit)
+    )
+    if not problems:
+        raise ConfigError(f"--dataset {settings.dataset}: no problems to evaluate")
+    prompts = tuple(render_prompt(p, template) for p in problems)
+    problems_key = problems_fingerprint(problems, prompts)
+
+    planned: list[PlannedModel] = []
+    for spec in model_specs:
+        ref = resolve_model(spec, db_path=db_path)
+        key = eval_id(
+            ref.identity,
+            settings,
+            engine=engine,
+            prompt_template=template,
+            problems_key=problems_key,
+        )
+        if any(p.eval_id == key for p in planned):
+            raise ConfigError(f"--model {spec} is given twice (same model); list each model once")
+        planned.append(PlannedModel(ref=ref, eval_id=key))
+
+    return EvalJob(
+        settings=settings,
+        db_path=db_path,
+        engine=engine,
+        prompt_template=template,
+        problems=problems,
+        prompts=prompts,
+        units=plan_units(len(problems), settings.problems_per_unit),
+        models=tuple(planned),
+    )
