@@ -192,7 +192,9 @@ def test_a_lock_held_too_long_is_a_store_error_naming_the_file(tmp_path: Path):
     )
     try:
         wait_for_line(holder, "holding")
-        expected = re.escape(f"database {path} stayed locked by another process for 0.5 s")
+        expected = re.escape(
+            f"database {path} stayed locked by another process (PID {holder.pid}) for 0.5 s"
+        )
         with pytest.raises(StoreError, match=expected):
             Store(path, read_only=True, lock_timeout_s=0.5)
         with pytest.raises(StoreError, match="stayed locked"):

@@ -7,6 +7,7 @@ finds the file locked retries with backoff for a bounded time, then raises Store
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -66,10 +67,11 @@ def connect_with_retry(
             return _open_once(path, read_only)
         except duckdb.Error as exc:
             if time.monotonic() >= deadline:
-                holder = str(exc).split("Conflicting lock is held in", 1)[-1].split(".")[0]
+                pid = re.search(r"\(PID (\d+)\)", str(exc))
+                holder = f" (PID {pid.group(1)})" if pid else ""
                 raise StoreError(
-                    f"database {path} stayed locked by another process for {lock_timeout_s:g} s"
-                    f" (held by{holder.rstrip()}); retry later or raise lock_timeout_s"
+                    f"database {path} stayed locked by another process{holder} for"
+                    f" {lock_timeout_s:g} s; retry later or raise lock_timeout_s"
                 ) from exc
             time.sleep(min(backoff_s, max(0.0, deadline - time.monotonic())))
             backoff_s = min(backoff_s * 2, _MAX_BACKOFF_S)
