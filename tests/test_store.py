@@ -158,6 +158,8 @@ def test_missing_file_or_folder_is_a_store_error(tmp_path: Path):
         Store(tmp_path / "none.duckdb", read_only=True)
     with pytest.raises(StoreError, match="does not exist"):
         Store(tmp_path / "no" / "dir.duckdb")
+    with pytest.raises(StoreError, match="is a folder"):
+        Store(tmp_path)
 
 
 # ---- samples and tokens -----------------------------------------------------------------------

@@ -102,6 +102,8 @@ class Store:
         self.lock_timeout_s = float(lock_timeout_s)
         self._columns: dict[str, TableColumns] = {}
         self._local = threading.local()  # per thread: the connection held by reading()
+        if self.path.is_dir():
+            raise StoreError(f"database path {self.path} is a folder; give a .duckdb file path")
         if read_only:
             if not self.path.exists():
                 raise StoreError(f"database {self.path} does not exist; run a command that writes")
