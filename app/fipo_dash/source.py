@@ -1,0 +1,157 @@
+"""The pages' only door to data: a read-only Store and cached fipo_bench.store queries.
+
+The database path comes from $FIPO_BENCH_DB (set by `fipo-bench dashboard --db FILE`). Reads
+open the file read-only with a bounded lock retry, so the app keeps working while a trainer or
+an evaluator writes to the same file. Cached results are keyed on the file's modification time
+and size (and its WAL's): a write invalidates them, a page re-run without writes costs nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import streamlit as st
+
+from fipo_bench.errors import FipoBenchError
+from fipo_bench.store import Store, default_db_path
+from fipo_bench.store import dashboard_queries as dq
+
+LOCK_TIMEOUT_S = 5.0  # a writer holds the file for one batch; wait at most this long
+FILL_HINT = {
+    "evals": "run `fipo-bench eval --model MODEL --dataset NAME --db {db}`",
+    "train": "run `fipo-bench train --preset tiny-fipo --db {db}`",
+    "credit": "run `fipo-bench credit --eval EVAL_ID --ref MODEL --db {db}`",
+}
+
+
+def db_path() -> Path:
+    return default_db_path().resolve()
+
+
+def hint(what: str) -> str:
+    return FILL_HINT[what].format(db=db_path())
+
+
+def _version(path: Path) -> tuple[int, int, int, int]:
+    """(mtime_ns, size) of the file and of its write-ahead log: changes with every commit."""
+    out = []
+    for p in (path, path.with_name(path.name + ".wal")):
+        try:
+            stat = p.stat()
+            out += [stat.st_mtime_ns, stat.st_size]
+        except FileNotFoundError:
+            out += [0, 0]
+    return tuple(out)  # type: ignore[return-value]
+
+
+@st.cache_resource(show_spinner=False)
+def _store(path: str) -> Store:
+    return Store(path, read_only=True, lock_timeout_s=LOCK_TIMEOUT_S)
+
+
+def store() -> Store:
+    """The read-only store, or a one-line error on the page and stop (missing/not DuckDB)."""
+    try:
+        return _store(str(db_path()))
+    except FipoBenchError as exc:
+        st.error(f"Cannot open the database: {exc}")
+        st.stop()
+        raise  # unreachable: st.stop() raises; keeps type checkers honest
+
+
+def _key() -> tuple[str, tuple[int, int, int, int]]:
+    path = db_path()
+    return str(path), _version(path)
+
+
+def _run(fn, *args):
+    """Call a store read; a lock that outlasts the retry becomes a message, not a traceback."""
+    try:
+        with store().reading() as s:
+            return fn(s, *args)
+    except FipoBenchError as exc:
+        st.error(f"Database read failed: {exc}")
+        st.stop()
+        raise
+
+
+def _frame(table: pa.Table) -> pd.DataFrame:
+    return table.to_pandas()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _evals(key) -> pd.DataFrame:
+    return _frame(_run(lambda s: s.list_evals()))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _runs(key) -> pd.DataFrame:
+    runs = _frame(_run(lambda s: s.list_runs()))
+    counts = _frame(_run(dq.checkpoint_counts))
+    return runs.merge(counts, on="run_id", how="left") if not runs.empty else runs
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _outcomes(key, eval_ids: tuple[str, ...], problem_id: str | None) -> pd.DataFrame:
+    return _frame(_run(dq.eval_outcomes, list(eval_ids), problem_id))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _trajectory(key, sample_id: int) -> tuple[pa.Table, pa.Table]:
+    return _run(lambda s: (s.trajectory(sample_id), s.pivots(sample_id)))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _rollout_steps(key, run_id: str) -> pd.DataFrame:
+    return _frame(_run(dq.rollout_steps, run_id))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _step_outcomes(key, run_id: str, step: int) -> pd.DataFrame:
+    return _frame(_run(dq.step_outcomes, run_id, step))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _metric_names(key, run_ids: tuple[str, ...]) -> list[str]:
+    return _run(dq.metric_names, list(run_ids))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _train_metrics(key, run_ids: tuple[str, ...], names: tuple[str, ...]) -> pd.DataFrame:
+    return _frame(_run(dq.runs_train_metrics, list(run_ids), list(names)))
+
+
+def evals() -> pd.DataFrame:
+    """Every eval with n_samples, n_problems, accuracy and its metrics JSON parsed."""
+    return _evals(_key())
+
+
+def runs() -> pd.DataFrame:
+    return _runs(_key())
+
+
+def outcomes(eval_ids: list[str], problem_id: str | None = None) -> pd.DataFrame:
+    return _outcomes(_key(), tuple(eval_ids), problem_id)
+
+
+def trajectory(sample_id: int) -> tuple[pa.Table, pa.Table]:
+    """(tokens by pos, pivots) of one sample."""
+    return _trajectory(_key(), int(sample_id))
+
+
+def rollout_steps(run_id: str) -> pd.DataFrame:
+    return _rollout_steps(_key(), run_id)
+
+
+def step_outcomes(run_id: str, step: int) -> pd.DataFrame:
+    return _step_outcomes(_key(), run_id, int(step))
+
+
+def metric_names(run_ids: list[str]) -> list[str]:
+    return _metric_names(_key(), tuple(run_ids))
+
+
+def train_metrics(run_ids: list[str], names: list[str]) -> pd.DataFrame:
+    return _train_metrics(_key(), tuple(run_ids), tuple(names))

@@ -1,0 +1,95 @@
+"""Trajectory: one problem's samples from one or two evals, token by token, coloured by credit."""
+
+from __future__ import annotations
+
+import streamlit as st
+from fipo_dash import source
+from fipo_dash.compare_data import eval_label
+from fipo_dash.heatmap import SCALARS
+from fipo_dash.links import EVAL_A, EVAL_B, PROBLEM, SAMPLE_A, SAMPLE_B, SCALAR
+from fipo_dash.panels import Panel, show_panels
+
+st.title("Trajectory")
+source.store()
+evals = source.evals()
+if evals.empty:
+    st.info(f"No trajectories yet: {source.hint('evals')}.")
+    st.stop()
+
+qp = st.query_params
+labels = {r["eval_id"]: eval_label(r) for r in evals.to_dict("records")}
+known = list(labels)
+NONE = ""
+
+
+def _index(options: list, value, fallback: int = 0) -> int:
+    return options.index(value) if value in options else fallback
+
+
+top = st.columns([3, 3, 2, 2])
+eval_a = top[0].selectbox(
+    "Eval (left)",
+    known,
+    index=_index(known, qp.get(EVAL_A), len(known) - 1),
+    format_func=labels.get,
+    key="traj_a",
+)
+b_options = [NONE, *[e for e in known if e != eval_a]]
+eval_b = top[1].selectbox(
+    "Eval (right, same problem)",
+    b_options,
+    index=_index(b_options, qp.get(EVAL_B)),
+    format_func=lambda e: labels.get(e, "(none)"),
+    key="traj_b",
+)
+outcomes_a = source.outcomes([eval_a])
+if outcomes_a.empty:
+    st.info(f"Eval {labels[eval_a]} has no stored samples yet: {source.hint('evals')}.")
+    st.stop()
+problems = list(dict.fromkeys(outcomes_a["problem_id"]))
+problem = top[2].selectbox(
+    "Problem", problems, index=_index(problems, qp.get(PROBLEM)), key="traj_problem"
+)
+scalars = list(SCALARS)
+scalar = top[3].selectbox(
+    "Colour by", scalars, index=_index(scalars, qp.get(SCALAR)), key="traj_scalar"
+)
+
+
+def _pick(eval_id: str, param: str, column) -> tuple[int, str] | None:
+    """(sample_id, title) of the chosen sample of `problem` in `eval_id`."""
+    rows = source.outcomes([eval_id], problem)
+    if rows.empty:
+        column.info(f"{labels[eval_id]} has no samples of problem {problem}.")
+        return None
+    indices = [int(i) for i in rows["sample_idx"]]
+    wanted = int(qp.get(param, 0)) if str(qp.get(param, "0")).isdigit() else 0
+    idx = column.selectbox(
+        f"Sample of {labels[eval_id]}", indices, index=_index(indices, wanted), key=f"traj_{param}"
+    )
+    row = rows[rows["sample_idx"] == idx].iloc[0]
+    mark = "correct" if row["correct"] else "wrong"
+    title = (
+        f"{labels[eval_id]} · {problem} #{idx} · {mark} · answer {row['extracted']!s} · "
+        f"{int(row['n_tokens'])} tokens · {row['finish_reason']}"
+    )
+    return int(row["sample_id"]), title
+
+
+pick_cols = st.columns(2)
+chosen = [("a", _pick(eval_a, SAMPLE_A, pick_cols[0]))]
+if eval_b:
+    chosen.append(("b", _pick(eval_b, SAMPLE_B, pick_cols[1])))
+st.query_params.update(
+    {
+        EVAL_A: eval_a,
+        EVAL_B: eval_b,
+        PROBLEM: problem,
+        SCALAR: scalar,
+        SAMPLE_A: st.session_state.get(f"traj_{SAMPLE_A}", 0),
+        SAMPLE_B: st.session_state.get(f"traj_{SAMPLE_B}", 0),
+    }
+)
+panels = [Panel(sid, title, anchor) for anchor, pick in chosen if pick for sid, title in [pick]]
+if panels:
+    show_panels(panels, scalar, key="traj")

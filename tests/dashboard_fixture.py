@@ -1,0 +1,334 @@
+"""The dashboard tests' database, built with the real pipeline on the embedded tiny model.
+
+    base checkpoint (step 0) --warm-up on the synthetic task--> checkpoint (step 4)
+    evaluator (hf engine): one eval per checkpoint, a few synthetic problems, n samples each
+    credit of the step-4 eval against the base: teacher-forced scoring + algos.future_kl
+    training rollouts of two runs with per-token credit and per-step metrics
+
+Nothing is typed in by hand: every sample, token and number comes from the model, the
+verifier and `fipo_bench.algos`, written through `fipo_bench.store.Store`. When the analysis
+layer's credit/pivot API lands, `add_credit`/`add_pivots` should call it instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+RUN_ID = "fixture-fipo"
+OTHER_RUN_ID = "fixture-dapo"
+HALF_LIFE = 32.0
+INFLUENCE_LOW, INFLUENCE_HIGH, DUAL_CLIP_C = 0.8, 1.2, 10.0
+
+
+@dataclass(frozen=True)
+class DashboardDb:
+    path: Path
+    base_dir: Path
+    ckpt_dir: Path
+    eval_ids: tuple[str, str]  # (base, checkpoint)
+    credited_eval: str  # the eval whose tokens carry credit and pivots
+    run_ids: tuple[str, str]
+
+
+def build_tiny_model(out_dir: Path, *, seed: int = 0) -> Path:
+    """A randomly initialised tiny Qwen2 checkpoint (used when conftest has no tiny_model_dir)."""
+    import torch
+    from transformers import Qwen2ForCausalLM
+
+    from fipo_bench.models.config import TinyModelConfig
+    from fipo_bench.models.tokenizer import save_char_tokenizer
+
+    torch.manual_seed(seed)
+    cfg = TinyModelConfig(
+        hidden_size=64, num_layers=2, num_heads=2, num_kv_heads=1, intermediate_size=128
+    )
+    Qwen2ForCausalLM(cfg.to_qwen2_config()).save_pretrained(out_dir)
+    save_char_tokenizer(out_dir)
+    return out_dir
+
+
+def _load(model_dir: Path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype="float32")
+    return model.eval(), AutoTokenizer.from_pretrained(model_dir)
+
+
+def warm_checkpoint(base_dir: Path, out_dir: Path, *, steps: int = 4) -> Path:
+    """A 'trained' checkpoint: the base after a few real warm-up steps on the synthetic task."""
+    from fipo_bench.models.warmup import WarmupConfig, warmup
+
+    model, tokenizer = _load(base_dir)
+    warmup(model, tokenizer, WarmupConfig(steps=steps, batch_size=4, warmup_steps=1), seed=0)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
+
+
+def _score(model, sequences: list[list[int]], pad_id: int):
+    """Teacher-forced (logp, entropy) [B, L-1] of right-padded sequences."""
+    import torch
+
+    from fipo_bench.engines.scoring import score_tokens
+
+    length = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), length), pad_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for row, seq in enumerate(sequences):
+        ids[row, : len(seq)] = torch.tensor(seq)
+        mask[row, : len(seq)] = 1
+    with torch.no_grad():
+        logp, entropy = score_tokens(model, ids, mask)
+    return logp, entropy
+
+
+def token_credit(policy, ref, prompts: list[list[int]], responses: list[list[int]], pad_id: int):
+    """Per response token: logp, ref_logp, delta, future_kl, influence_weight, entropy.
+
+    The policy plays the updated model and `ref` the old one, exactly as the loss sees them
+    (DESIGN.md, "The objective"); lists of numpy arrays, one per response.
+    """
+    import torch
+
+    from fipo_bench.algos.future_kl import future_kl, influence_weights
+
+    sequences = [p + r for p, r in zip(prompts, responses, strict=True)]
+    logp, entropy = _score(policy, sequences, pad_id)
+    ref_logp, _ = _score(ref, sequences, pad_id)
+    mask = torch.zeros_like(logp)
+    for row, (p, r) in enumerate(zip(prompts, responses, strict=True)):
+        mask[row, len(p) - 1 : len(p) - 1 + len(r)] = 1.0
+    delta = (logp - ref_logp).clamp(-20.0, 20.0) * mask
+    outlier = (torch.exp(delta) <= DUAL_CLIP_C).float()
+    fkl = future_kl(delta, mask * outlier, HALF_LIFE)
+    _, weight = influence_weights(
+        fkl, torch.ones_like(fkl), torch.exp(delta), INFLUENCE_LOW, INFLUENCE_HIGH, DUAL_CLIP_C
+    )
+    out = []
+    for row, (p, r) in enumerate(zip(prompts, responses, strict=True)):
+        cols = slice(len(p) - 1, len(p) - 1 + len(r))
+        out.append(
+            {
+                "logp": logp[row, cols].numpy(),
+                "ref_logp": ref_logp[row, cols].numpy(),
+                "delta": delta[row, cols].numpy(),
+                "future_kl": fkl[row, cols].float().numpy(),
+                "influence_weight": weight[row, cols].float().numpy(),
+                "entropy": entropy[row, cols].numpy(),
+            }
+        )
+    return out
+
+
+def add_credit(store, eval_id: str, prompts_by_problem: dict[str, str], policy, ref, tokenizer):
+    """Score every stored trajectory of `eval_id` and write its credit columns."""
+    samples = store.eval_samples(eval_id).to_pylist()
+    trajectories = store.trajectories([s["sample_id"] for s in samples])
+    by_sample: dict[int, list[int]] = {}
+    for sid, token_id in zip(
+        trajectories["sample_id"].to_pylist(), trajectories["token_id"].to_pylist(), strict=True
+    ):
+        by_sample.setdefault(sid, []).append(token_id)
+    samples = [s for s in samples if by_sample.get(s["sample_id"])]
+    prompts = [
+        tokenizer.encode(prompts_by_problem[s["problem_id"]], add_special_tokens=False)
+        for s in samples
+    ]
+    responses = [by_sample[s["sample_id"]] for s in samples]
+    credit = token_credit(policy, ref, prompts, responses, tokenizer.pad_token_id)
+    columns: dict[str, list] = {"sample_id": [], "pos": []}
+    for sample, values in zip(samples, credit, strict=True):
+        n = len(values["delta"])
+        columns["sample_id"].extend([sample["sample_id"]] * n)
+        columns["pos"].extend(range(n))
+        for name in ("ref_logp", "delta", "future_kl", "influence_weight", "entropy"):
+            columns.setdefault(name, []).extend(values[name].tolist())
+    table = pa.table(
+        {
+            "sample_id": pa.array(columns["sample_id"], pa.int64()),
+            "pos": pa.array(columns["pos"], pa.int32()),
+            **{
+                k: pa.array(v, pa.float32())
+                for k, v in columns.items()
+                if k not in ("sample_id", "pos")
+            },
+        }
+    )
+    store.update_token_credit(table)
+    return [s["sample_id"] for s in samples]
+
+
+def add_pivots(store, sample_ids: list[int], *, per_kind: int = 3) -> int:
+    """Credit pivots (largest |future_kl|) and entropy pivots (highest entropy) per sample."""
+    kinds, sids, positions, labels, scores = [], [], [], [], []
+    tokens = store.trajectories(sample_ids)
+    sid_col = tokens["sample_id"].to_numpy()
+    for sid in sample_ids:
+        rows = np.flatnonzero(sid_col == sid)
+        for kind, column, key in (
+            ("credit", "future_kl", np.abs),
+            ("entropy", "entropy", lambda v: v),
+        ):
+            values = tokens[column].to_numpy(zero_copy_only=False)[rows].astype(float)
+            top = np.argsort(-key(values), kind="stable")[:per_kind]
+            for i in sorted(top.tolist()):
+                kinds.append(kind)
+                sids.append(sid)
+                positions.append(int(tokens["pos"][int(rows[i])].as_py()))
+                labels.append(f"{column} {values[i]:+.3f}")
+                scores.append(float(values[i]))
+    return store.write_pivots(
+        pa.table(
+            {
+                "sample_id": pa.array(sids, pa.int64()),
+                "pos": pa.array(positions, pa.int32()),
+                "kind": pa.array(kinds, pa.string()),
+                "label": pa.array(labels, pa.string()),
+                "score": pa.array(scores, pa.float64()),
+            }
+        )
+    )
+
+
+def add_training_run(store, run_id: str, policy_dir: Path, ref_dir: Path, steps: int) -> None:
+    """Real rollouts of the policy on synthetic training problems, their credit and metrics."""
+    import torch
+
+    from fipo_bench.algos.advantages import group_advantages_2d
+    from fipo_bench.engines import SamplingSettings, make_engine
+    from fipo_bench.tasks import synthetic
+    from fipo_bench.train.credit_rows import LoggedCredit, credit_tables
+    from fipo_bench.train.metrics import rollout_stats
+    from fipo_bench.train.rollout_batch import Rollout
+    from fipo_bench.verify import check_many
+
+    policy, tokenizer = _load(policy_dir)
+    ref, _ = _load(ref_dir)
+    engine = make_engine("hf", policy_dir)
+    problems = synthetic.load_problems("train", n=2 * steps, seed=1)
+    n = 2
+    try:
+        for step in range(1, steps + 1):
+            batch = problems[2 * (step - 1) : 2 * step]
+            prompts = [p.problem + "\n" for p in batch]
+            records = engine.generate(
+                prompts, SamplingSettings(n=n, max_tokens=32, temperature=1.0, seed=step)
+            )
+            results = check_many([(batch[r.prompt_index].answer, r.text) for r in records])
+            rewards = torch.tensor([1.0 if v.correct else -1.0 for v in results])
+            adv = group_advantages_2d(rewards.view(len(batch), n)).flatten()
+            rollouts = [
+                Rollout(
+                    batch[r.prompt_index],
+                    r.prompt_index,
+                    r,
+                    v.correct,
+                    v.extracted,
+                    v.status,
+                    float(rw),
+                    float(a),
+                )
+                for r, v, rw, a in zip(records, results, rewards, adv, strict=True)
+            ]
+            credit = token_credit(
+                policy,
+                ref,
+                [r.prompt_token_ids for r in records],
+                [r.token_ids for r in records],
+                tokenizer.pad_token_id,
+            )
+            width = max(len(r.token_ids) for r in records)
+
+            def padded(name: str, credit=credit, width=width) -> torch.Tensor:
+                out = torch.zeros(len(credit), width)
+                for row, values in enumerate(credit):
+                    out[row, : len(values[name])] = torch.from_numpy(values[name])
+                return out
+
+            mask = torch.zeros(len(records), width)
+            for row, r in enumerate(records):
+                mask[row, : len(r.token_ids)] = 1.0
+            logged = LoggedCredit(
+                padded("delta"),
+                padded("future_kl"),
+                padded("influence_weight"),
+                padded("entropy"),
+                mask,
+            )
+            samples, tokens = credit_tables(run_id, step, rollouts, logged)
+            store.write_samples(samples, tokens)
+            on = mask.bool()
+            metrics = rollout_stats(
+                rewards.tolist(),
+                [v.correct for v in results],
+                [r.text for r in records],
+                [len(r.token_ids) for r in records],
+            )
+            metrics.update(
+                {
+                    "future_kl/mean": float(logged.future_kl[on].mean()),
+                    "future_kl/min": float(logged.future_kl[on].min()),
+                    "future_kl/max": float(logged.future_kl[on].max()),
+                    "influence_weight/mean": float(logged.influence_weight[on].mean()),
+                    "entropy": float(logged.entropy[on].mean()),
+                    "policy_kl": float(-logged.delta[on].mean()),
+                }
+            )
+            store.write_train_metrics(run_id, step, metrics)
+    finally:
+        engine.close()
+
+
+def build_dashboard_db(root: Path, base_dir: Path, *, n: int = 3, limit: int = 4) -> DashboardDb:
+    """The whole fixture database under `root` (base_dir: a tiny model checkpoint folder)."""
+    import torch
+
+    from fipo_bench.eval.plan import plan_eval
+    from fipo_bench.eval.runner import run_eval
+    from fipo_bench.eval.settings import EvalSettings
+    from fipo_bench.store import Store
+
+    torch.set_num_threads(1)
+    ckpt_dir = warm_checkpoint(base_dir, root / "ckpt-4")
+    db = root / "dashboard.duckdb"
+    store = Store(db)
+    for run_id, algo in ((RUN_ID, "fipo"), (OTHER_RUN_ID, "dapo")):
+        store.upsert_run(
+            run_id,
+            kind="train",
+            name=run_id,
+            algo=algo,
+            preset=f"tiny-{algo}",
+            config={"half_life": HALF_LIFE},
+            model_path=str(base_dir),
+        )
+        store.add_checkpoint(run_id, 0, base_dir)
+    store.add_checkpoint(RUN_ID, 4, ckpt_dir)
+
+    settings = EvalSettings(
+        dataset="synthetic",
+        n=n,
+        temperature=1.0,
+        top_p=1.0,
+        max_tokens=48,
+        engine="hf",
+        limit=limit,
+    )
+    job = plan_eval(settings, [f"{RUN_ID}:0", f"{RUN_ID}:4"], db)
+    run_eval(job)
+    eval_ids = tuple(m.eval_id for m in job.models)
+
+    policy, tokenizer = _load(ckpt_dir)
+    ref, _ = _load(base_dir)
+    prompts = {p.problem_id: text for p, text in zip(job.problems, job.prompts, strict=True)}
+    credited = add_credit(store, eval_ids[1], prompts, policy, ref, tokenizer)
+    add_pivots(store, credited)
+    add_training_run(store, RUN_ID, ckpt_dir, base_dir, steps=2)
+    add_training_run(store, OTHER_RUN_ID, base_dir, base_dir, steps=2)
+    return DashboardDb(
+        db, base_dir, ckpt_dir, (eval_ids[0], eval_ids[1]), eval_ids[1], (RUN_ID, OTHER_RUN_ID)
+    )
