@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from fipo_bench.eval.settings import DEFAULT_UNIT_SAMPLES
 from fipo_bench.store.paths import DB_ENV_VAR
 
 
@@ -41,6 +42,14 @@ def eval_command(
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="First N problems only.")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    unit_samples: Annotated[
+        int,
+        typer.Option(
+            "--unit-samples",
+            help="Samples generated and stored together (whole problems); a kill loses at most"
+            " one unit. Part of the eval's identity.",
+        ),
+    ] = DEFAULT_UNIT_SAMPLES,
     db: Annotated[
         str | None,
         typer.Option("--db", help=f"DuckDB file (default: ${DB_ENV_VAR}, else fipo_bench.duckdb)."),
@@ -66,6 +75,7 @@ def eval_command(
         prompt=prompt,
         limit=limit,
         seed=seed,
+        unit_samples=unit_samples,
     )
     job = plan_eval(settings, model, default_db_path(db))
     out = Console(highlight=False)

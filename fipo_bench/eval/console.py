@@ -35,14 +35,16 @@ class RichProgress(ProgressSink):
         self._task = None
 
     def __enter__(self) -> RichProgress:
-        self._progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._progress.stop()
+        if self._progress.live.is_started:
+            self._progress.stop()
 
     def start(self, label: str, total: int, done: int) -> None:
         """One bar per model; bars of finished models stay on screen."""
+        if not self._progress.live.is_started:
+            self._progress.start()
         self._task = self._progress.add_task(label, total=total, completed=done)
 
     def advance(self, samples: int) -> None:

@@ -12,10 +12,11 @@ EngineChoice = Literal["auto", "hf", "vllm"]
 ENGINES = ("auto", "hf", "vllm")
 PROMPTS = ("dapo", "boxed", "raw")
 
-# Samples generated (and then verified and stored in one transaction) per unit of work. A unit
-# is a fixed run of consecutive problems, so its seed, and hence its samples, are the same in a
+# Samples generated (then verified and stored in one transaction) per unit of work. A unit is
+# a fixed run of consecutive problems, so its seed, and hence its samples, are the same in a
 # resumed run; whole problems only, so one problem's n samples are never split across units.
-SAMPLES_PER_UNIT = 64
+# Bigger units batch better on a GPU; a kill loses at most one unit.
+DEFAULT_UNIT_SAMPLES = 64
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class EvalSettings:
     prompt: str | None = None  # None: the dataset's default template
     limit: int | None = None
     seed: int = 0
+    unit_samples: int = DEFAULT_UNIT_SAMPLES
 
     def __post_init__(self) -> None:
         if not self.dataset:
@@ -50,6 +52,8 @@ class EvalSettings:
             raise ConfigError(f"--prompt {self.prompt!r} is unknown; allowed: {', '.join(PROMPTS)}")
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"--limit {self.limit} is invalid; allowed: >= 1")
+        if self.unit_samples < 1:
+            raise ConfigError(f"--unit-samples {self.unit_samples} is invalid; allowed: >= 1")
         if self.seed < 0:
             raise ConfigError(f"--seed {self.seed} is invalid; allowed: >= 0")
 
@@ -58,4 +62,4 @@ class EvalSettings:
 
     @property
     def problems_per_unit(self) -> int:
-        return max(1, SAMPLES_PER_UNIT // self.n)
+        return max(1, self.unit_samples // self.n)
