@@ -332,3 +332,65 @@ def build_dashboard_db(root: Path, base_dir: Path, *, n: int = 3, limit: int = 4
     return DashboardDb(
         db, base_dir, ckpt_dir, (eval_ids[0], eval_ids[1]), eval_ids[1], (RUN_ID, OTHER_RUN_ID)
     )
+
+
+def _source_key(base_dir: Path) -> str:
+    """Changes when this builder, the evaluator, the store or the base weights change."""
+    import hashlib
+
+    import fipo_bench
+    from fipo_bench.eval.fingerprint import model_dir_fingerprint
+
+    package = Path(fipo_bench.__file__).parent
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    for folder in ("eval", "store", "algos", "engines"):
+        for source in sorted((package / folder).glob("*.py")):
+            digest.update(source.read_bytes())
+    digest.update(model_dir_fingerprint(base_dir).encode())
+    return digest.hexdigest()[:16]
+
+
+def cached_dashboard_db(request, tmp_path_factory) -> DashboardDb:
+    """The fixture database, reused across pytest runs through pytest's cache folder.
+
+    The base model is conftest's `tiny_model_dir` (the warmed-up embedded model) when that
+    fixture exists, else a random tiny Qwen2. A finished build leaves a marker file; an
+    interrupted one is rebuilt from scratch.
+    """
+    import pytest
+
+    try:
+        base_dir = Path(request.getfixturevalue("tiny_model_dir"))
+    except pytest.FixtureLookupError:
+        base_dir = build_tiny_model(tmp_path_factory.mktemp("dashboard_base"))
+    root = Path(request.config.cache.mkdir(f"dashboard-db-{_source_key(base_dir)}"))
+    marker = root / "built.json"
+    if marker.exists():
+        import json
+
+        saved = json.loads(marker.read_text())
+        return DashboardDb(
+            Path(saved["path"]), Path(saved["base_dir"]), Path(saved["ckpt_dir"]),
+            tuple(saved["eval_ids"]), saved["credited_eval"], tuple(saved["run_ids"]),
+        )  # fmt: skip
+    import json
+    import shutil
+
+    for child in root.iterdir():
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
+    # The base may live in a temporary folder: keep a copy beside the database that names it.
+    shutil.copytree(base_dir, root / "base")
+    built = build_dashboard_db(root, root / "base")
+    marker.write_text(
+        json.dumps(
+            {
+                "path": str(built.path),
+                "base_dir": str(built.base_dir),
+                "ckpt_dir": str(built.ckpt_dir),
+                "eval_ids": list(built.eval_ids),
+                "credited_eval": built.credited_eval,
+                "run_ids": list(built.run_ids),
+            }
+        )
+    )
+    return built

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 from fipo_dash import source
 from fipo_dash.compare_data import eval_label
@@ -68,9 +69,10 @@ def _pick(eval_id: str, param: str, column) -> tuple[int, str] | None:
         f"Sample of {labels[eval_id]}", indices, index=_index(indices, wanted), key=f"traj_{param}"
     )
     row = rows[rows["sample_idx"] == idx].iloc[0]
-    mark = "correct" if row["correct"] else "wrong"
+    mark = "correct" if pd.notna(row["correct"]) and bool(row["correct"]) else "wrong"
+    answer = row["extracted"] if isinstance(row["extracted"], str) else "none"
     title = (
-        f"{labels[eval_id]} · {problem} #{idx} · {mark} · answer {row['extracted']!s} · "
+        f"{labels[eval_id]} · {problem} #{idx} · {mark} · answer {answer} · "
         f"{int(row['n_tokens'])} tokens · {row['finish_reason']}"
     )
     return int(row["sample_id"]), title
@@ -86,8 +88,8 @@ st.query_params.update(
         EVAL_B: eval_b,
         PROBLEM: problem,
         SCALAR: scalar,
-        SAMPLE_A: st.session_state.get(f"traj_{SAMPLE_A}", 0),
-        SAMPLE_B: st.session_state.get(f"traj_{SAMPLE_B}", 0),
+        SAMPLE_A: str(st.session_state.get(f"traj_{SAMPLE_A}", 0)),
+        SAMPLE_B: str(st.session_state.get(f"traj_{SAMPLE_B}", 0)),
     }
 )
 panels = [Panel(sid, title, anchor) for anchor, pick in chosen if pick for sid, title in [pick]]

@@ -1,0 +1,307 @@
+"""The dashboard's pages under Streamlit's AppTest, on a database built by the real pipeline,
+plus its data -> HTML/figure modules and the `fipo-bench dashboard` command's input checks."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from dashboard_fixture import DashboardDb, cached_dashboard_db
+
+from fipo_bench.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app"
+sys.path.insert(0, str(APP))  # the app's own modules, as `streamlit run app/Home.py` sees them
+
+from fipo_dash.compare_data import fitted_line, metrics_by_eval, problem_points  # noqa: E402
+from fipo_dash.grid import grid_html  # noqa: E402
+from fipo_dash.heatmap import (  # noqa: E402
+    NA_COLOUR,
+    PALETTE,
+    VALUE_COLUMNS,
+    colours,
+    trajectory_html,
+)
+
+TOKEN_SPAN = re.compile(r'<span class="tok[ "]')
+
+
+# ---- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def dashboard_db(request, tmp_path_factory) -> DashboardDb:
+    return cached_dashboard_db(request, tmp_path_factory)
+
+
+def run_page(page: str, db: Path, monkeypatch, **query: str):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("FIPO_BENCH_DB", str(db))
+    at = AppTest.from_file(str(APP / page), default_timeout=60)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def page_html(at) -> str:
+    return "".join(h.proto.body for h in at.html)
+
+
+def synthetic_tokens(n: int, seed: int = 0) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    return pa.table(
+        {
+            "pos": pa.array(np.arange(n), pa.int32()),
+            "token": [("<" if i % 7 == 0 else chr(97 + i % 26)) for i in range(n)],
+            **{c: pa.array(rng.normal(size=n), pa.float32()) for c in VALUE_COLUMNS},
+        }
+    )
+
+
+# ---- heatmap, grid, compare numbers (no Streamlit) --------------------------------------------
+
+
+def test_colours_diverge_around_the_centre_and_mark_missing_values():
+    values = np.array([-2.0, -1.0, 0.0, 1.0, 2.0, np.nan])
+    out = colours(values, centre=0.0, span=1.0)
+    assert out[2] == PALETTE[len(PALETTE) // 2]  # the centre is the palette's white
+    assert out[0] == out[1] == PALETTE[0]  # beyond -span clips to full blue
+    assert out[3] == out[4] == PALETTE[-1]
+    assert out[5] == NA_COLOUR
+    # Influence weight: white at 1, not at 0.
+    assert colours(np.array([1.0]), centre=1.0, span=0.2)[0] == PALETTE[len(PALETTE) // 2]
+
+
+def test_heatmap_has_one_coloured_span_per_token_with_hover_values_and_pivot_anchors():
+    tokens = synthetic_tokens(50)
+    pivots = pa.table(
+        {
+            "pos": [3, 10],
+            "kind": ["credit", "keyword"],
+            "label": ["big", "wait"],
+            "score": [1.0, 2.0],
+        }
+    )
+    out = trajectory_html(tokens, pivots, "future_kl", anchor="x")
+    assert len(TOKEN_SPAN.findall(out.html)) == 50
+    assert out.n_pivots == 2
+    assert 'id="x-p3"' in out.html and 'href="#x-p3"' in out.html
+    assert 'data-pivot="keyword"' in out.html
+    # Hover: position, token and every value; token text is escaped, never raw markup.
+    assert 'title="#0 &#x27;&lt;&#x27; | logp ' in out.html
+    assert all(f"{c} " in out.html for c in VALUE_COLUMNS)
+    assert '<span class="tok" style="background:#' in out.html
+    assert ">&lt;</span>" in out.html
+
+
+def test_heatmap_renders_a_20000_token_trajectory_as_one_string():
+    out = trajectory_html(synthetic_tokens(20_000), None, "influence_weight")
+    assert out.n_tokens == 20_000
+    assert len(TOKEN_SPAN.findall(out.html)) == 20_000
+
+
+def test_fitted_line_recovers_an_exact_line():
+    x = np.array([10.0, 20.0, 40.0, 80.0])
+    fit = fitted_line(x, 0.9 - 0.005 * x)
+    assert fit is not None
+    assert fit.slope == pytest.approx(-0.005) and fit.r2 == pytest.approx(1.0)
+    assert fitted_line(np.array([5.0, 5.0]), np.array([0.0, 1.0])) is None
+
+
+@pytest.mark.slow
+def test_compare_numbers_equal_the_evaluators_stored_metrics(dashboard_db):
+    from fipo_bench.store.dashboard_queries import eval_outcomes
+
+    store = Store(dashboard_db.path, read_only=True)
+    ids = list(dashboard_db.eval_ids)
+    metrics = metrics_by_eval(eval_outcomes(store, ids).to_pandas(), ids)
+    for eval_id in ids:
+        stored = store.get_eval(eval_id)["metrics"]
+        for name, value in metrics[eval_id].summary().items():
+            assert value == pytest.approx(stored[name]), name
+
+
+@pytest.mark.slow
+def test_grid_links_every_cell_to_its_problems_trajectories(dashboard_db):
+    from fipo_dash.compare_data import grid_frame
+
+    from fipo_bench.store.dashboard_queries import eval_outcomes
+
+    store = Store(dashboard_db.path, read_only=True)
+    ids = list(dashboard_db.eval_ids)
+    points = problem_points(eval_outcomes(store, ids).to_pandas())
+    html = grid_html(grid_frame(points, ids), ids, {})
+    problems = sorted(set(points["problem_id"]))
+    links = re.findall(
+        r'href="trajectory\?a=([^&]+)&amp;problem=([^&]+)&amp;sa=0&amp;b=([^&]+)', html
+    )
+    assert len(links) == len(problems) * len(ids)
+    assert {(a, p) for a, p, _ in links} == {(e, p) for e in ids for p in problems}
+    assert all(a != b for a, _, b in links)  # the other panel shows the other eval
+
+
+# ---- pages on the fixture database ------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_runs_page_lists_training_runs_and_evals(dashboard_db, monkeypatch):
+    at = run_page("views/runs.py", dashboard_db.path, monkeypatch)
+    runs, evals = (d.value for d in at.dataframe)
+    assert set(runs["run_id"]) == set(dashboard_db.run_ids)
+    assert set(evals["eval_id"]) == set(dashboard_db.eval_ids)
+    assert all(url.startswith("compare?evals=") for url in evals["compare"])
+
+
+@pytest.mark.slow
+def test_compare_page_shows_both_evals_figures_and_a_linked_grid(dashboard_db, monkeypatch):
+    ids = ",".join(dashboard_db.eval_ids)
+    at = run_page("views/compare.py", dashboard_db.path, monkeypatch, evals=ids)
+    table = at.dataframe[0].value
+    assert len(table) == 2
+    store = Store(dashboard_db.path, read_only=True)
+    n = store.get_eval(dashboard_db.eval_ids[0])["n"]
+    for eval_id, row in zip(dashboard_db.eval_ids, table.to_dict("records"), strict=True):
+        assert row[f"avg@{n}"] == pytest.approx(store.get_eval(eval_id)["metrics"][f"avg@{n}"])
+    assert len(at.get("plotly_chart")) == 3
+    n_problems = store.list_evals().to_pandas()["n_problems"].iloc[0]
+    assert page_html(at).count('class="cell"') == 2 * n_problems
+    assert at.query_params["evals"] == ids
+
+
+@pytest.mark.slow
+def test_trajectory_page_renders_every_token_and_stored_pivot(dashboard_db, monkeypatch):
+    store = Store(dashboard_db.path, read_only=True)
+    credited = store.eval_samples(dashboard_db.credited_eval).to_pylist()[0]
+    other = dashboard_db.eval_ids[0]
+    at = run_page(
+        "views/trajectory.py", dashboard_db.path, monkeypatch,
+        a=dashboard_db.credited_eval, b=other, problem=credited["problem_id"], sa="0", sb="0",
+        scalar="influence_weight",
+    )  # fmt: skip
+    html = page_html(at)
+    other_sample = store.eval_samples(other, problem_id=credited["problem_id"]).to_pylist()[0]
+    expected_tokens = credited["n_tokens"] + other_sample["n_tokens"]
+    assert len(TOKEN_SPAN.findall(html)) == expected_tokens
+    stored_pivots = store.pivots(credited["sample_id"]).num_rows
+    assert stored_pivots > 0
+    assert len(re.findall(r'id="a-p\d+"', html)) == len(
+        set(store.pivots(credited["sample_id"])["pos"].to_pylist())
+    )
+    assert html.count('href="#a-p') == stored_pivots
+    assert "influence_weight" in html and "(white = 1;" in html  # legend centred at 1
+    # Choosing another scalar is written back to the URL.
+    at.selectbox(key="traj_scalar").set_value("entropy").run()
+    assert at.query_params["scalar"] == "entropy"
+
+
+@pytest.mark.slow
+def test_training_page_overlays_runs_and_shows_rollout_credit(dashboard_db, monkeypatch):
+    at = run_page("views/training.py", dashboard_db.path, monkeypatch)
+    chart = at.get("plotly_chart")[0]
+    names = {t.get("name") for t in __import__("json").loads(chart.proto.spec)["data"]}
+    assert set(dashboard_db.run_ids) <= names
+    store = Store(dashboard_db.path, read_only=True)
+    run_id = at.selectbox(key="train_rollout_run").value
+    step = at.selectbox(key="train_rollout_step").value
+    first = store.run_samples(run_id, step=step).to_pylist()[0]
+    assert len(TOKEN_SPAN.findall(page_html(at))) == first["n_tokens"]
+
+
+@pytest.mark.slow
+def test_export_page_offers_a_download(dashboard_db, monkeypatch):
+    at = run_page("views/export.py", dashboard_db.path, monkeypatch)
+    assert len(at.get("download_button")) >= 1
+
+
+@pytest.mark.slow
+def test_home_navigates_to_runs_by_default(dashboard_db, monkeypatch):
+    at = run_page("Home.py", dashboard_db.path, monkeypatch)
+    assert at.title[0].value == "Runs"
+
+
+# ---- empty, missing and locked databases ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("page", "command"),
+    [
+        ("views/runs.py", "fipo-bench eval"),
+        ("views/compare.py", "fipo-bench eval"),
+        ("views/trajectory.py", "fipo-bench eval"),
+        ("views/training.py", "fipo-bench train"),
+        ("views/export.py", "fipo-bench eval"),
+    ],
+)
+def test_empty_database_pages_say_which_command_fills_them(page, command, tmp_path, monkeypatch):
+    db = tmp_path / "empty.duckdb"
+    Store(db)  # schema only
+    at = run_page(page, db, monkeypatch)
+    assert any(command in i.value for i in at.info), [i.value for i in at.info]
+
+
+def test_missing_and_non_duckdb_files_are_one_line_messages(tmp_path, monkeypatch):
+    at = run_page("views/runs.py", tmp_path / "nope.duckdb", monkeypatch)
+    assert "does not exist" in at.error[0].value
+    bad = tmp_path / "bad.duckdb"
+    bad.write_text("not a database\n")
+    at = run_page("views/compare.py", bad, monkeypatch)
+    assert "not a DuckDB database file" in at.error[0].value
+
+
+HOLD_WRITE_LOCK = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+print("ready", flush=True)
+time.sleep(float(sys.argv[2]))
+con.close()
+"""
+
+
+def test_pages_wait_for_a_writer_instead_of_failing(tmp_path, monkeypatch):
+    """A writer process holding the file (as a trainer does while it flushes) delays the page;
+    the read-only open retries and the page renders once the writer lets go."""
+    db = tmp_path / "busy.duckdb"
+    Store(db)
+    # A plain subprocess, not multiprocessing: AppTest replaces __main__ with the page script,
+    # which a spawned child would re-run.
+    writer = subprocess.Popen(
+        [sys.executable, "-c", HOLD_WRITE_LOCK, str(db), "1.5"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert writer.stdout.readline().strip() == "ready"
+        at = run_page("views/runs.py", db, monkeypatch)
+        assert not at.error
+        assert any("fipo-bench eval" in i.value for i in at.info)
+    finally:
+        writer.wait(30)
+
+
+# ---- the command ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--db", "{tmp}/missing.duckdb"], "does not exist"),
+        (["--db", "{tmp}/bad.duckdb"], "not a DuckDB database file"),
+        (["--db", "{tmp}/ok.duckdb", "--port", "70000"], "--port 70000 is invalid"),
+    ],
+)
+def test_dashboard_command_rejects_bad_input_with_exit_2(args, message, tmp_path, capsys):
+    from fipo_bench.cli import main
+
+    (tmp_path / "bad.duckdb").write_text("x")
+    Store(tmp_path / "ok.duckdb")
+    code = main(["dashboard", *[a.format(tmp=tmp_path) for a in args]])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1
