@@ -199,10 +199,10 @@ def test_max_model_len_caps_the_response_and_rejects_long_prompts(model_dir):
     short = make_engine("hf", model_dir, dtype="float32", max_model_len=8)
     records = short.generate(["12+7=", "x"], SamplingSettings(n=2, max_tokens=50, seed=2))
     for record in records:
-        room = 8 - len(record.prompt_token_ids)  # 3 after "12+7=", 7 after "x"
+        room = 8 - len(record.prompt_token_ids)
         assert record.n_tokens <= room
         assert (record.finish_reason == "length") == (record.n_tokens == room)
-    with pytest.raises(EngineError, match=r"prompt 1 has 8 tokens; allowed: 1 to 7"):
+    with pytest.raises(EngineError, match=r"prompt 1 has \d+ tokens; allowed: 1 to 7 "):
         short.generate(["x", "12345678"], SamplingSettings())
 
 
