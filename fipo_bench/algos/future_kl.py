@@ -91,12 +91,12 @@ def _reverse_discounted_scan(
             tile = _masked_f64(x[r0:r1, c0:c1], None if mask is None else mask[r0:r1, c0:c1])
             local = tile.view(r1 - r0, (c1 - c0) // block, block) @ decay
             heads[r0:r1, c0 // block : c1 // block] = local[:, :, 0]
-            out[r0:r1, c0:c1] = local.view(r1 - r0, c1 - c0)
+            out[r0:r1, c0:c1] = local.view(r1 - r0, c1 - c0).to(out_dtype)
     if tail:
         tile = _masked_f64(x[:, full_cols:], None if mask is None else mask[:, full_cols:])
         local = tile @ _decay_matrix(tail, neg_log2_gamma, x.device)
         heads[:, n_full] = local[:, 0]
-        out[:, full_cols:] = local
+        out[:, full_cols:] = local.to(out_dtype)
 
     if n_heads == 1:
         return out
@@ -114,15 +114,16 @@ def _reverse_discounted_scan(
 
 
 def _masked_f64(x: Tensor, mask: Tensor | None) -> Tensor:
-    """A fresh float64 copy of x * mask (x itself is never written)."""
+    """A fresh float64 copy of x * mask (x itself is never written).
+
+    The product is taken in x's dtype and converted once: mixed-dtype elementwise ops (f64 by
+    f32) take a slow path on CPU that costs ~10x a same-dtype op. A 0/1 mask makes it exact.
+    """
     if mask is None:
-        return x.to(torch.float64)
-    if mask.dtype == torch.bool:
-        # A bool-mask multiply is several times slower than where() on CPU.
-        return torch.where(mask, x.to(torch.float64), 0.0)
-    if x.dtype == torch.float64:
-        return x * mask
-    return x.to(torch.float64).mul_(mask)
+        return x.to(torch.float64, copy=True)
+    # where() for bool masks: a bool-mask multiply is slower still.
+    masked = torch.where(mask, x, 0.0) if mask.dtype == torch.bool else x * mask.to(x.dtype)
+    return masked.to(torch.float64)
 
 
 def _decay_matrix(size: int, neg_log2_gamma: float, device: torch.device) -> Tensor:

@@ -100,16 +100,23 @@ def fipo_token_credit(
     """
     with torch.no_grad():
         delta = (logp.detach().float() - old_logp.detach().float()).clamp(-DELTA_CLAMP, DELTA_CLAMP)
-        ratio = torch.exp(delta)
-        participates = mask.bool()
+        return _credit_from_delta(delta, torch.exp(delta), advantages, mask.bool(), config)
+
+
+def _credit_from_delta(
+    delta: Tensor, ratio: Tensor, advantages: Tensor, mask: Tensor, config: LossConfig
+) -> TokenCredit:
+    """The FIPO credit given the (detached) clamped delta and ratio; policy_loss reuses its own."""
+    with torch.no_grad():
+        participates = mask
         if config.dual_clip_c is not None:
             # Outlier mask M_t: tokens beyond the dual-clip threshold neither add to FutureKL
             # nor (through the dual clip) drive the gradient (official code).
-            participates = participates & (ratio <= config.dual_clip_c)
+            participates = mask & (ratio <= config.dual_clip_c)
         fkl = future_kl(delta, participates, config.half_life)
         raw, weight = influence_weights(
             fkl,
-            _token_advantages(advantages, logp),
+            _token_advantages(advantages, delta),
             ratio,
             config.influence_low,
             config.influence_high,
@@ -171,34 +178,44 @@ def _plain_clipped(batch: _Batch, config: LossConfig) -> _ModeTerms:
 def _fipo_clipped(batch: _Batch, config: LossConfig) -> _ModeTerms:
     """FIPO: A~ = A * f_t (Future-KL influence weight), then the DAPO token loss; optionally drop
     a response in which more than one negative-advantage token hits the dual-clip cap."""
-    credit = fipo_token_credit(batch.logp, batch.old_logp, batch.advantages, batch.mask, config)
+    credit = _credit_from_delta(
+        batch.delta, batch.ratio.detach(), batch.advantages, batch.mask, config
+    )
     weighted_adv = batch.advantages * credit.weight
     loss, low, high, dual = _clipped_surrogate(batch.ratio, weighted_adv, config)
     keep = batch.mask
     rows = batch.mask.any(dim=1)
     dropped = torch.zeros_like(rows)
     if config.drop_dual_clipped_seqs:
-        dropped = ((dual & batch.mask).sum(dim=1) > 1) & rows
+        dropped = (dual & batch.mask).sum(dim=1) > 1
         keep = batch.mask & ~dropped[:, None]
-    valid = batch.mask
+    # Statistics over the response tokens only, gathered once (cheaper than masking each stat).
+    valid = batch.mask.reshape(-1).nonzero().squeeze(1)
+    fkl = credit.future_kl.reshape(-1).index_select(0, valid)
+    weight = credit.weight.reshape(-1).index_select(0, valid)
+    raw = credit.raw_weight.reshape(-1).index_select(0, valid)
     metrics = {
-        "future_kl/mean": _masked_mean(credit.future_kl, valid),
-        "future_kl/min": _masked_min(credit.future_kl, valid),
-        "future_kl/max": _masked_max(credit.future_kl, valid),
-        "influence_weight/mean": _masked_mean(credit.weight, valid),
-        "influence_weight/min": _masked_min(credit.weight, valid),
-        "influence_weight/max": _masked_max(credit.weight, valid),
-        # float64 so exp(FutureKL) of a wildly moved policy stays finite in the log
-        "influence_weight/raw_mean": _masked_mean(torch.exp(credit.future_kl.double()), valid),
-        "influence_weight/clip_frac_upper": _masked_mean(
-            (credit.weight >= config.influence_high - _EDGE_TOL).float(), valid
-        ),
-        "influence_weight/clip_frac_lower": _masked_mean(
-            (credit.weight <= config.influence_low + _EDGE_TOL).float(), valid
-        ),
-        "seq_dropped_frac": dropped.float().sum() / rows.float().sum().clamp(min=1.0),
+        **_mean_min_max("future_kl", fkl),
+        **_mean_min_max("influence_weight", weight),
+        # float64 sum: exp(FutureKL) of a far-moved policy is large (inf beyond e^88)
+        "influence_weight/raw_mean": _mean(raw),
+        "influence_weight/clip_frac_upper": _mean(weight >= config.influence_high - _EDGE_TOL),
+        "influence_weight/clip_frac_lower": _mean(weight <= config.influence_low + _EDGE_TOL),
+        "seq_dropped_frac": dropped.sum() / rows.sum().clamp(min=1),
     }
     return _ModeTerms(loss, keep, low, high, dual, metrics)
+
+
+def _mean(values: Tensor) -> Tensor:
+    return values.sum(dtype=torch.float64) / max(values.numel(), 1)
+
+
+def _mean_min_max(name: str, values: Tensor) -> dict[str, Tensor]:
+    if values.numel() == 0:
+        zero = torch.zeros((), device=values.device)
+        return {f"{name}/mean": zero, f"{name}/min": zero, f"{name}/max": zero}
+    low, high = torch.aminmax(values)
+    return {f"{name}/mean": _mean(values), f"{name}/min": low, f"{name}/max": high}
 
 
 LOSS_MODES: dict[str, Callable[[_Batch, LossConfig], _ModeTerms]] = {
