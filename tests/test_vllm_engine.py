@@ -44,7 +44,9 @@ def _child(model_dir: str, out_file: str) -> None:
 
     torch.manual_seed(0)
     results: dict = {}
-    vllm_engine = make_engine("vllm", model_dir, dtype="float32", kv_cache_gib=0.25)
+    # dtype "auto": the checkpoint's float32, as in transformers (vLLM alone would pick bf16)
+    vllm_engine = make_engine("vllm", model_dir, kv_cache_gib=0.25)
+    results["vllm_dtype"] = str(vllm_engine.llm.llm_engine.model_config.dtype)
     hf_engine = make_engine("hf", model_dir, dtype="float32")
     policy = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
 
@@ -150,6 +152,10 @@ def test_both_engines_return_the_same_record_shape(results, model_dir):
         # texts are decoded by the same rule in both engines, not taken from vLLM's detokenizer
         assert v["token_texts"] == tokenizer.batch_decode([[t] for t in v["token_ids"]])
         assert v["text"] == tokenizer.decode(v["token_ids"], skip_special_tokens=True)
+
+
+def test_auto_dtype_keeps_the_checkpoints_float32(results):
+    assert results["vllm_dtype"] == "torch.float32"
 
 
 def test_n_samples_are_distinct_and_reproducible(results):

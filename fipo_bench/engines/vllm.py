@@ -12,8 +12,10 @@ Scripts that build this engine must guard their entry point with `if __name__ ==
 from __future__ import annotations
 
 import gc
+import json
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from fipo_bench.engines import check_settings, derive_seed
@@ -58,7 +60,7 @@ class VLLMEngine:
             "model": source,
             "tokenizer": source,
             "tensor_parallel_size": tensor_parallel_size,
-            "dtype": dtype,
+            "dtype": _checkpoint_dtype(source) if dtype == "auto" else dtype,
             "max_model_len": max_model_len,
             "seed": seed,
             # CUDA graphs do not exist on CPU; on GPU they survive reload_weights (in place).
@@ -165,6 +167,20 @@ class VLLMEngine:
             engine_core.shutdown()
         self.llm = None
         gc.collect()
+
+
+def _checkpoint_dtype(source: str) -> str:
+    """The dtype a local checkpoint was saved in; "auto" for hub ids or configs without one.
+
+    vLLM's "auto" downcasts float32 checkpoints to bf16/fp16 while transformers' keeps them in
+    float32: resolving "auto" here gives both engines the same weights and the same logprobs.
+    """
+    config_file = Path(source) / "config.json"
+    if not config_file.is_file():
+        return "auto"
+    config = json.loads(config_file.read_text())
+    saved = config.get("dtype") or config.get("torch_dtype")
+    return saved if saved in ("float32", "bfloat16", "float16") else "auto"
 
 
 def _finish_reason(reason: str | None) -> str:
