@@ -58,12 +58,12 @@ def _load(model_dir: Path):
     return model.eval(), AutoTokenizer.from_pretrained(model_dir)
 
 
-def warm_checkpoint(base_dir: Path, out_dir: Path, *, steps: int = 4) -> Path:
+def warm_checkpoint(base_dir: Path, out_dir: Path, *, steps: int = 80) -> Path:
     """A 'trained' checkpoint: the base after a few real warm-up steps on the synthetic task."""
     from fipo_bench.models.warmup import WarmupConfig, warmup
 
     model, tokenizer = _load(base_dir)
-    warmup(model, tokenizer, WarmupConfig(steps=steps, batch_size=4, warmup_steps=1), seed=0)
+    warmup(model, tokenizer, WarmupConfig(steps=steps, batch_size=8, warmup_steps=5), seed=0)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir
@@ -162,18 +162,43 @@ def add_credit(store, eval_id: str, prompts_by_problem: dict[str, str], policy, 
     return [s["sample_id"] for s in samples]
 
 
+KEYWORDS = ("wait", "check")
+
+
+def keyword_positions(token_texts: list[str], keyword: str) -> list[int]:
+    """Token positions where `keyword` starts (case-insensitive) in the joined text."""
+    text = "".join(token_texts).lower()
+    starts = np.cumsum([0] + [len(t) for t in token_texts])
+    found, at = [], text.find(keyword)
+    while at >= 0:
+        found.append(int(np.searchsorted(starts, at, side="right") - 1))
+        at = text.find(keyword, at + 1)
+    return found
+
+
 def add_pivots(store, sample_ids: list[int], *, per_kind: int = 3) -> int:
-    """Credit pivots (largest |future_kl|) and entropy pivots (highest entropy) per sample."""
+    """Keyword pivots (reflection words), credit pivots (largest |future_kl|) and entropy
+    pivots (highest entropy) of each sample."""
     kinds, sids, positions, labels, scores = [], [], [], [], []
     tokens = store.trajectories(sample_ids)
     sid_col = tokens["sample_id"].to_numpy()
     for sid in sample_ids:
         rows = np.flatnonzero(sid_col == sid)
+        texts = [tokens["token"][int(i)].as_py() or "" for i in rows]
+        for keyword in KEYWORDS:
+            for pos in keyword_positions(texts, keyword):
+                kinds.append("keyword")
+                sids.append(sid)
+                positions.append(pos)
+                labels.append(keyword)
+                scores.append(1.0)
         for kind, column, key in (
             ("credit", "future_kl", np.abs),
             ("entropy", "entropy", lambda v: v),
         ):
             values = tokens[column].to_numpy(zero_copy_only=False)[rows].astype(float)
+            if not np.any(values):
+                continue  # e.g. future_kl of a model against itself: no token stands out
             top = np.argsort(-key(values), kind="stable")[:per_kind]
             for i in sorted(top.tolist()):
                 kinds.append(kind)
@@ -314,7 +339,7 @@ def build_dashboard_db(root: Path, base_dir: Path, *, n: int = 3, limit: int = 4
         n=n,
         temperature=1.0,
         top_p=1.0,
-        max_tokens=48,
+        max_tokens=64,
         engine="hf",
         limit=limit,
     )
@@ -326,7 +351,10 @@ def build_dashboard_db(root: Path, base_dir: Path, *, n: int = 3, limit: int = 4
     ref, _ = _load(base_dir)
     prompts = {p.problem_id: text for p, text in zip(job.problems, job.prompts, strict=True)}
     credited = add_credit(store, eval_ids[1], prompts, policy, ref, tokenizer)
-    add_pivots(store, credited)
+    # The base against itself (what `fipo-bench credit --eval BASE --ref BASE` gives): delta 0,
+    # influence 1, but real entropies; its pivots are keyword and entropy ones.
+    base_credited = add_credit(store, eval_ids[0], prompts, ref, ref, tokenizer)
+    add_pivots(store, credited + base_credited)
     add_training_run(store, RUN_ID, ckpt_dir, base_dir, steps=2)
     add_training_run(store, OTHER_RUN_ID, base_dir, base_dir, steps=2)
     return DashboardDb(
