@@ -97,8 +97,8 @@ def credit_pivots(
     """(pos, label, future_kl) of one trajectory's credit pivots, by pos.
 
     top: |future_kl| >= the k-th largest, k = ceil(n * top_percent / 100) (at least 1), and
-    non-zero (an unmoved policy has no pivots); sign change: the sign differs from the previous
-    token's (zeros carry no sign)."""
+    non-zero (an unmoved policy has no pivots); sign change: the sign differs from that of the
+    last earlier non-zero token (zeros carry no sign)."""
     fkl = np.asarray(future_kl, dtype=np.float64)
     n = len(fkl)
     if n == 0:
@@ -110,7 +110,10 @@ def credit_pivots(
     sign = np.sign(fkl)
     flips = np.zeros(n, dtype=bool)
     if sign_changes and n > 1:
-        flips[1:] = sign[1:] * sign[:-1] < 0
+        # Compare with the last non-zero value before t: a zero in between carries no sign.
+        last_signed = np.maximum.accumulate(np.where(sign != 0, np.arange(n), -1))
+        before = last_signed[:-1]
+        flips[1:] = (before >= 0) & (sign[1:] * sign[np.maximum(before, 0)] < 0)
     out = []
     for pos in np.flatnonzero(top | flips):
         label = "+".join(
@@ -214,8 +217,8 @@ def find_pivots(
         )
     lexicon = Lexicon.compile(settings.lexicon)
     samples = [s for s in credit_progress(store, eval_id).to_pylist() if s["n_rows"] > 0]
-    has_credit = any(s["n_credited"] > 0 for s in samples)
-    active = tuple(k for k in kinds if k == "keyword" or has_credit)
+    has_credit = any(s["n_future_kl"] > 0 for s in samples)
+    active = tuple(k for k in kinds if k != "credit" or has_credit)
     threshold = None
     if "entropy" in active:
         threshold = eval_entropy_quantile(store, eval_id, 1.0 - settings.entropy_top_percent / 100)

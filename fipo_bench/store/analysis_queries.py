@@ -33,7 +33,8 @@ TOKEN_COLUMNS = (
 
 def credit_progress(store: Store, eval_id: str) -> pa.Table:
     """One row per sample of the eval: sample_id, problem_id, sample_idx, correct, n_tokens,
-    n_rows (token rows stored) and n_credited (rows whose ref_logp is set).
+    n_rows (token rows stored), n_credited (rows whose ref_logp is set) and n_future_kl (rows
+    whose future_kl is set: training rollouts carry it without a ref_logp).
 
     Ordered by problem_id, sample_idx (the eval's own order)."""
     with store._reader() as con:
@@ -41,10 +42,12 @@ def credit_progress(store: Store, eval_id: str) -> pa.Table:
             con,
             """
             SELECT s.sample_id, s.problem_id, s.sample_idx, s.correct, s.n_tokens,
-                   coalesce(t.n_rows, 0) AS n_rows, coalesce(t.n_credited, 0) AS n_credited
+                   coalesce(t.n_rows, 0) AS n_rows, coalesce(t.n_credited, 0) AS n_credited,
+                   coalesce(t.n_future_kl, 0) AS n_future_kl
             FROM samples s
             LEFT JOIN (
-                SELECT sample_id, count(*) AS n_rows, count(ref_logp) AS n_credited
+                SELECT sample_id, count(*) AS n_rows, count(ref_logp) AS n_credited,
+                       count(future_kl) AS n_future_kl
                 FROM tokens WHERE sample_id IN (SELECT sample_id FROM samples WHERE eval_id = ?)
                 GROUP BY sample_id
             ) t USING (sample_id)
