@@ -1,0 +1,243 @@
+"""Reports (issue 6 item 3): every number equals an independent DuckDB/pandas computation over
+the same stored rows; the HTML file loads nothing from outside; bad input writes nothing."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from fipo_bench.analysis.records import credit_record_id, write_record
+from fipo_bench.analysis.report_render import render_html, write_report
+from fipo_bench.analysis.reports import accuracy_length_fit, build_report
+from fipo_bench.cli import main
+from fipo_bench.store import Store, sample_id
+
+N = 4  # samples per problem
+LOW, HIGH = 0.8, 1.2
+TEXTS = ("Wait, 2+2 is 4.", "So 4.", "Hmm. Let me re-check: 5.", "It is 5, no mistake.")
+
+
+def _eval_rows(eval_id: str, seed: int) -> tuple[pa.Table, pa.Table]:
+    rng = np.random.default_rng(seed)
+    rows, tokens = [], []
+    lengths = rng.permutation(np.arange(10, 10 + 5 * N * 6, 5))  # distinct lengths
+    for p in range(6):
+        for k in range(N):
+            length = int(lengths[p * N + k])
+            correct = bool(rng.random() < 0.3 + 0.002 * length)
+            sid = sample_id(eval_id, f"q{p}", k)
+            rows.append(
+                {
+                    "sample_id": sid, "eval_id": eval_id, "dataset": "toy",
+                    "problem_id": f"q{p}", "sample_idx": k, "text": TEXTS[(p + k) % 4],
+                    "n_tokens": length, "correct": correct,
+                    "extracted": str(p) if correct else str(100 + (k % 2)),
+                }
+            )  # fmt: skip
+            tokens.append(
+                {
+                    "sample_id": [sid] * length, "pos": list(range(length)),
+                    "token_id": [0] * length, "token": ["x"] * length,
+                    # Weights drawn on [0.8, 1.2] with many exactly at a bound (as clipping does).
+                    "influence_weight": np.clip(rng.normal(1.0, 0.2, length), LOW, HIGH),
+                }
+            )  # fmt: skip
+    samples = pa.Table.from_pylist(rows).cast(
+        pa.schema(
+            [("sample_id", pa.int64()), ("eval_id", pa.string()), ("dataset", pa.string()),
+             ("problem_id", pa.string()), ("sample_idx", pa.int32()), ("text", pa.string()),
+             ("n_tokens", pa.int32()), ("correct", pa.bool_()), ("extracted", pa.string())]
+        )
+    )  # fmt: skip
+    token_table = pa.table(
+        {
+            "sample_id": pa.array(np.concatenate([t["sample_id"] for t in tokens]), pa.int64()),
+            "pos": pa.array(np.concatenate([t["pos"] for t in tokens]), pa.int32()),
+            "token_id": pa.array(np.concatenate([t["token_id"] for t in tokens]), pa.int32()),
+            "token": pa.array(np.concatenate([t["token"] for t in tokens]), pa.string()),
+            "influence_weight": pa.array(
+                np.concatenate([t["influence_weight"] for t in tokens]), pa.float32()
+            ),
+        }
+    ).sort_by([("sample_id", "ascending"), ("pos", "ascending")])
+    return samples, token_table
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("report") / "r.duckdb"
+    store = Store(path)
+    for i, eval_id in enumerate(("ev-a", "ev-b")):
+        store.upsert_eval(
+            eval_id, dataset="toy", n=N, temperature=1.0, top_p=1.0, max_tokens=200, seed=0,
+            engine="hf", model_path=f"/models/{eval_id}",
+        )  # fmt: skip
+        samples, tokens = _eval_rows(eval_id, seed=i)
+        store.write_samples(samples, tokens)
+    # Only ev-a has credit; its record holds the bounds the report measures against.
+    write_record(store, credit_record_id("ev-a"), "ev-a",
+                 {"influence_low": LOW, "influence_high": HIGH}, "/models/base")  # fmt: skip
+    store.upsert_run("run-1", kind="train", algo="fipo")
+    for step in (1, 2, 3):
+        store.write_train_metrics(
+            "run-1", step,
+            {f"response_length/{s}": 10.0 * step + j for j, s in
+             enumerate(("min", "q25", "mean", "median", "q75", "max"))} | {"acc/mean": 0.5},
+        )  # fmt: skip
+    return path
+
+
+def _sql(db, query: str, params=()) -> pd.DataFrame:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(query, list(params)).df()
+    finally:
+        con.close()
+
+
+def test_eval_numbers_equal_independent_duckdb_and_pandas(db):
+    report = build_report(Store(db, read_only=True), ["ev-a", "ev-b"])
+    assert list(report.evals.columns) == ["ev-a", "ev-b"]
+    for eval_id in ("ev-a", "ev-b"):
+        col = report.evals[eval_id]
+        s = _sql(db, "SELECT * FROM samples WHERE eval_id = ?", [eval_id])
+        per_problem = s.groupby("problem_id")["correct"].mean()
+        assert col["avg@k"] == pytest.approx(per_problem.mean())
+        assert col["pass@1"] == pytest.approx(per_problem.mean())
+        assert col[f"pass@{N}"] == pytest.approx((per_problem > 0).mean())
+
+        # Majority vote over extracted answers; a tie goes to the answer seen first by index.
+        def vote(group: pd.DataFrame) -> bool:
+            group = group.sort_values("sample_idx")
+            counts = group["extracted"].value_counts()
+            tied = set(counts[counts == counts.max()].index)
+            winner = group[group["extracted"].isin(tied)].iloc[0]
+            return bool(winner["correct"])
+
+        cons = s.groupby("problem_id")[["sample_idx", "extracted", "correct"]].apply(vote)
+        assert col["cons@k"] == pytest.approx(cons.mean())
+        stats = _sql(
+            db,
+            """SELECT min(n_tokens) AS min, quantile_cont(n_tokens, 0.25) AS q25,
+                      avg(n_tokens) AS mean, median(n_tokens) AS median,
+                      quantile_cont(n_tokens, 0.75) AS q75, max(n_tokens) AS max,
+                      regr_slope(CAST(correct AS DOUBLE), n_tokens) AS slope,
+                      regr_r2(CAST(correct AS DOUBLE), n_tokens) AS r2
+               FROM samples WHERE eval_id = ?""",
+            [eval_id],
+        ).iloc[0]
+        for stat in ("min", "q25", "mean", "median", "q75", "max"):
+            assert col[f"response length {stat}"] == pytest.approx(stats[stat])
+        assert col["acc-length slope w (per 1k tokens)"] == pytest.approx(1000 * stats["slope"])
+        assert col["acc-length R^2"] == pytest.approx(stats["r2"])
+        # Length quartiles: 24 distinct lengths -> four groups of six by rank.
+        s["quartile"] = pd.qcut(s["n_tokens"].rank(method="first"), 4, labels=[1, 2, 3, 4])
+        by_quartile = s.groupby("quartile", observed=True)["correct"].mean()
+        for q in range(1, 5):
+            assert col[f"accuracy length quartile {q}"] == pytest.approx(by_quartile[q])
+        reflective = s["text"].str.contains(r"(?i)\b(?:wait|hmm|mistake)\b")
+        assert col["reflection rate"] == pytest.approx(reflective.mean())
+    w = _sql(
+        db,
+        """SELECT avg(influence_weight) AS mean,
+                  avg(CAST(influence_weight >= ? AS DOUBLE)) AS upper,
+                  avg(CAST(influence_weight <= ? AS DOUBLE)) AS lower
+           FROM tokens JOIN samples USING (sample_id) WHERE eval_id = 'ev-a'""",
+        [HIGH - 1e-6, LOW + 1e-6],
+    ).iloc[0]
+    col = report.evals["ev-a"]
+    assert col["influence weight mean"] == pytest.approx(w["mean"])
+    assert (
+        col["influence weight share at upper bound"] == pytest.approx(w["upper"]) and w["upper"] > 0
+    )
+    assert (
+        col["influence weight share at lower bound"] == pytest.approx(w["lower"]) and w["lower"] > 0
+    )
+    assert np.isnan(report.evals.loc["influence weight mean", "ev-b"])  # no credit, no number
+
+
+def test_training_run_lengths_per_step_come_from_train_metrics(db):
+    report = build_report(Store(db, read_only=True), [], ["run-1"])
+    expected = _sql(
+        db,
+        """SELECT run_id, step, replace(name, 'response_length/', '') AS stat, value
+           FROM train_metrics WHERE name LIKE 'response_length/%' ORDER BY stat, step""",
+    )
+    got = report.runs.sort_values(["stat", "step"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+
+
+def test_fit_is_undefined_not_wrong_for_constant_inputs():
+    fit = accuracy_length_fit([5, 5, 5], [1, 0, 1])
+    assert np.isnan(fit.slope_per_token) and np.isnan(fit.r_squared)
+    flat = accuracy_length_fit([1, 2, 3], [1, 1, 1])
+    assert flat.slope_per_token == 0 and np.isnan(flat.r_squared)
+    line = accuracy_length_fit([0, 1, 2, 3], [0, 0, 1, 1])
+    assert line.slope_per_token == pytest.approx(np.polyfit([0, 1, 2, 3], [0, 0, 1, 1], 1)[0])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "md", "html"])
+def test_cli_writes_each_format_with_the_report_numbers(db, tmp_path, fmt):
+    out = tmp_path / f"report.{fmt}"
+    argv = ["report", "--eval", "ev-a", "--eval", "ev-b", "--run", "run-1", "--format", fmt,
+            "--out", str(out), "--db", str(db)]  # fmt: skip
+    assert main(argv) == 0
+    text = out.read_text()
+    report = build_report(Store(db, read_only=True), ["ev-a", "ev-b"], ["run-1"])
+    if fmt == "csv":
+        rows = pd.read_csv(io.StringIO(text))
+        avg = rows[(rows["metric"] == "avg@k") & (rows["id"] == "ev-b")]["value"].astype(float)
+        assert avg.item() == pytest.approx(report.evals.loc["avg@k", "ev-b"])
+        assert len(rows[rows["section"] == "run"]) == 3 * 6
+    else:
+        assert "ev-a" in text and "run-1" in text and "reflection rate" in text
+    assert list(tmp_path.iterdir()) == [out]  # no temporary file left behind
+
+
+def test_html_report_is_self_contained(db):
+    report = build_report(Store(db, read_only=True), ["ev-a", "ev-b"], ["run-1"])
+    page = render_html(report)
+    assert page.count("plotly.js v") == 1  # plotly.js inlined exactly once
+    assert page.count("Plotly.newPlot(") == 3
+    # Outside plotly.js's own inlined source (whose strings name URLs it never fetches here),
+    # nothing refers to the network.
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", page, flags=re.S)
+    library = max(scripts, key=len)
+    rest = page.replace(library, "")
+    assert "http" not in rest.lower() and "cdn" not in rest.lower()
+    assert not re.search(r"<script[^>]+src\s*=", page, flags=re.I)
+    assert not re.search(r"<link[^>]+href\s*=", page, flags=re.I)
+    assert "@import" not in rest and "url(" not in rest
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--eval", "nope"], "eval 'nope' is not in"),
+        (["--run", "nope"], "run 'nope' is not in"),
+        (["--eval", "ev-a", "--format", "pdf"], "--format 'pdf' is unknown"),
+        ([], "nothing to report"),
+    ],
+)
+def test_bad_report_input_exits_2_and_writes_nothing(db, tmp_path, capsys, args, message):
+    out = tmp_path / "r.md"
+    assert main(["report", *args, "--out", str(out), "--db", str(db)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_in_a_missing_folder_is_refused(db, tmp_path, capsys):
+    out = tmp_path / "missing" / "r.html"
+    argv = ["report", "--eval", "ev-a", "--format", "html", "--out", str(out), "--db", str(db)]
+    assert main(argv) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not out.parent.exists()
+    with pytest.raises(Exception, match="does not exist"):
+        write_report(build_report(Store(db, read_only=True), ["ev-a"]), "md", out)
