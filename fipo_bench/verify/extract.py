@@ -58,7 +58,8 @@ def clean_answer(text: str) -> str:
         answer = answer.rstrip(".").rstrip()
         if answer == before:
             break
-    return answer
+    # Empty math ("$$", "$ $") is no answer.
+    return answer if answer.strip("$ ") else ""
 
 
 def last_boxed(text: str) -> str | None:
@@ -96,10 +97,15 @@ def plain_integer(text: str) -> int | None:
     return None
 
 
-def _from_answer_line(response: str) -> str | None:
+def _last_match(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
     last = None
-    for last in _ANSWER_LINE.finditer(response):
-        pass
+    for match in pattern.finditer(text):
+        last = match
+    return last
+
+
+def _from_answer_line(response: str) -> str | None:
+    last = _last_match(_ANSWER_LINE, response)
     if last is None:
         return None
     rest = last.group(1).strip()
@@ -117,9 +123,7 @@ def _from_last_box(response: str) -> str | None:
 
 
 def _from_final_answer_phrase(response: str) -> str | None:
-    last = None
-    for last in _FINAL_ANSWER_IS.finditer(response):
-        pass
+    last = _last_match(_FINAL_ANSWER_IS, response)
     if last is None:
         return None
     rest = last.group(1).strip()

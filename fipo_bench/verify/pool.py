@@ -19,6 +19,7 @@ Deadlines, per chunk of pairs:
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import multiprocessing
 import os
@@ -38,10 +39,37 @@ from fipo_bench.verify.judge import STATUS_ERROR, STATUS_TIMEOUT, Verdict
 # pebble's 0.1 s polling, and a loaded machine (CPU shared by many processes).
 KILL_SLACK_S = 1.0
 # Time after which a worker stops starting new items of a chunk and returns what it has.
-MAX_SLICE_S = 0.5
+SLICE_S = 0.5
 # Items per chunk: big enough to amortise a task round trip, small enough to balance workers.
 MAX_CHUNK_ITEMS = 64
 CHUNKS_PER_WORKER = 4
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    """Counters since process start: how often the slow paths were taken."""
+
+    chunks: int  # chunk tasks scheduled, resubmissions included
+    resubmitted: int  # tasks that carried the unjudged rest of an earlier chunk
+    killed: int  # chunks whose worker pebble killed at the chunk deadline
+    lost: int  # chunks whose worker died on its own (crash, OOM kill) or that failed
+
+
+class _Counters:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts = dict.fromkeys(("chunks", "resubmitted", "killed", "lost"), 0)
+
+    def add(self, name: str) -> None:
+        with self._lock:
+            self._counts[name] += 1
+
+    def snapshot(self) -> PoolStats:
+        with self._lock:
+            return PoolStats(**self._counts)
+
+
+_COUNTERS = _Counters()
 
 
 @dataclass(frozen=True)
@@ -115,6 +143,10 @@ def shutdown() -> None:
     _POOLS.shutdown()
 
 
+def stats() -> PoolStats:
+    return _COUNTERS.snapshot()
+
+
 def default_workers() -> int:
     """Worker processes used when the caller does not say: the CPUs this process may use, <= 4."""
     try:
@@ -125,12 +157,20 @@ def default_workers() -> int:
 
 
 def judge_pairs(
-    pairs: Sequence[tuple[str, str]], *, timeout_s: float, workers: int
+    pairs: Sequence[tuple[str, str]],
+    *,
+    timeout_s: float,
+    workers: int,
+    slice_s: float = SLICE_S,
+    kill_slack_s: float = KILL_SLACK_S,
 ) -> list[Verdict]:
-    """Verdicts for (gold, extracted answer) pairs, in order, judged in worker processes."""
+    """Verdicts for (gold, extracted answer) pairs, in order, judged in worker processes.
+
+    `slice_s` and `kill_slack_s` are the chunk deadlines of the module docstring; callers keep
+    the defaults (tests shrink them to reach the kill path with a real pathological answer).
+    """
     verdicts: list[Verdict | None] = [None] * len(pairs)
-    slice_s = min(MAX_SLICE_S, timeout_s)
-    kill_after_s = slice_s + timeout_s + KILL_SLACK_S
+    kill_after_s = slice_s + timeout_s + kill_slack_s
     size = _chunk_size(len(pairs), workers)
     inflight: dict[Future, _Chunk] = {}
 
@@ -138,6 +178,7 @@ def judge_pairs(
         chunk = _Chunk(start, stop, _POOLS.progress_path())
         args = (list(pairs[start:stop]), timeout_s, slice_s, chunk.progress_path)
         inflight[_schedule(workers, args, kill_after_s)] = chunk
+        _COUNTERS.add("chunks")
 
     for start in range(0, len(pairs), size):
         submit(start, min(start + size, len(pairs)))
@@ -149,6 +190,7 @@ def judge_pairs(
             verdicts[chunk.start : chunk.start + len(judged)] = judged
             _remove(chunk.progress_path)
             if chunk.start + len(judged) < chunk.stop:
+                _COUNTERS.add("resubmitted")
                 submit(chunk.start + len(judged), chunk.stop)
     return [verdict for verdict in verdicts if verdict is not None]
 
@@ -167,12 +209,15 @@ def _chunk_outcome(future: Future, chunk: _Chunk) -> list[Verdict]:
     try:
         judged = future.result()
     except TimeoutError:
+        _COUNTERS.add("killed")
         # Killed by pebble: the item after the recorded ones hung beyond SIGALRM's reach.
         return [*judge.read_progress(chunk.progress_path), (STATUS_TIMEOUT, False)]
     except ProcessExpired:
+        _COUNTERS.add("lost")
         # The worker died (segfault, OOM kill) on the item after the recorded ones.
         return [*judge.read_progress(chunk.progress_path), (STATUS_ERROR, False)]
     except Exception:
+        _COUNTERS.add("lost")
         # The chunk function itself failed (e.g. the progress file could not be written).
         return [*judge.read_progress(chunk.progress_path), (STATUS_ERROR, False)]
     if not judged:
@@ -195,7 +240,5 @@ def _worker_context() -> multiprocessing.context.BaseContext:
 
 
 def _remove(path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.remove(path)
-    except FileNotFoundError:
-        pass
