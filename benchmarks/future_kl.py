@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -119,6 +120,8 @@ def main() -> None:
 
     b, length, tau, dev = args.batch, args.length, args.half_life, args.device
     print(f"torch {torch.__version__}, threads={torch.get_num_threads()}, device={dev}")
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"machine: {os.cpu_count()} CPUs, load average {load} (other jobs share the CPU)")
     print(f"B={b} L={length} half_life={tau} float32 delta, float mask")
     delta, mask = inputs(b, length, dev)
 

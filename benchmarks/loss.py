@@ -12,6 +12,7 @@ FIPO / DAPO time ratio (target <= 1.5x). The metrics dict is built in both (one 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -31,6 +32,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     dev = args.device
     print(f"torch {torch.__version__}, threads={torch.get_num_threads()}, device={dev}")
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"machine: {os.cpu_count()} CPUs, load average {load} (other jobs share the CPU)")
     print(f"B={args.batch} L={args.length}, forward+backward of policy_loss")
 
     gen = torch.Generator().manual_seed(0)

@@ -119,11 +119,17 @@ def test_future_kl_includes_the_current_token_and_halves_after_one_half_life():
     assert torch.equal(got[0, 41:], torch.zeros(23))
 
 
-def test_future_kl_float_mask_weights_and_bool_mask_agree():
+def test_future_kl_accepts_bool_float_int_masks_and_strided_inputs():
+    """The mask's dtype does not change the result, and a non-contiguous slice of a wider
+    tensor gives the same contiguous result as a copy of it."""
     gen = torch.Generator().manual_seed(11)
-    delta = torch.randn(5, 300, generator=gen)
+    wide = torch.randn(5, 700, generator=gen)
+    delta = wide[:, 50:350]
     mask = ragged_mask(5, 300, gen)
-    assert torch.equal(future_kl(delta, mask, 32.0), future_kl(delta, mask.float(), 32.0))
+    expected = future_kl(delta.contiguous(), mask, 32.0)
+    assert expected.is_contiguous()
+    for variant in (mask, mask.float(), mask.long()):
+        assert torch.equal(future_kl(delta, variant, 32.0), expected)
 
 
 def test_future_kl_carries_no_gradient():

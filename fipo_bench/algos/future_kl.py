@@ -5,23 +5,25 @@ FutureKL_t = sum_{k>=t} gamma^(k-t) * mask_k * delta_k,  gamma = 2^(-1/half_life
 `future_kl` computes it exactly in O(B·L) time and memory with a blocked, hierarchical
 discounted reverse scan:
 
-1. Cut the row into blocks of `_BLOCK` tokens. Inside a block the scan is one small matmul
-   with the upper-triangular decay matrix D[t, k] = gamma^(k-t) (k >= t). Only non-negative
-   powers of gamma appear anywhere, so nothing overflows; powers that underflow become 0,
-   which is what they are worth.
-2. The value at each block start ("head") satisfies head_j + gamma^K * F(start_{j+1}) =
-   F(start_j): the same discounted reverse scan over the heads with gamma^K. It is solved by
-   the same function, recursively (log_K(L) levels: 3 for L = 32k).
+1. Cut the row into blocks of K tokens. Inside a block the scan is one small matmul with the
+   upper-triangular decay matrix D[k, t] = gamma^(k-t) (k >= t). Only non-negative powers of
+   gamma appear anywhere, so nothing overflows; powers that underflow become 0, which is what
+   they are worth. No gamma^-L rescaling, so any L and any half-life work.
+2. The value at each block start ("head") satisfies F(start_j) = head_j + gamma^K F(start_{j+1}):
+   the same scan over the heads with gamma^K, solved by the same function (log_K(L) levels).
 3. Each token then adds gamma^(start_{j+1} - t) * F(start_{j+1}) from the blocks after it.
 
-The scan accumulates in float64, so the result is within float32 rounding of the exact sum
-(error <= ~4 ulp of sum_k gamma^(k-t) |mask_k delta_k|, see tests/test_future_kl.py), for
-any L and any half-life. It works tile by tile so that the float64 temporaries stay small.
+Precision: the token level runs in float32 with K = 8, so each in-block sum has at most 8
+terms (rounding error <= 7.5 ulp of sum_k gamma^(k-t)|x_k|); the levels above run in float64
+and add ~3 ulp when their carry is folded back in. Worst case ~11 ulp = 6.6e-7 relative to
+sum_k gamma^(k-t)|mask_k delta_k| (tests/test_future_kl.py checks <= 1e-6 against a float64
+direct sum). Float64 input is computed in float64 throughout (K = 32).
 `future_kl_chunked_reference` is the paper's Listing 1 (O(B·L^2)), kept for tests/benchmarks.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Literal
 
@@ -30,12 +32,11 @@ from torch import Tensor
 
 SafetyMode = Literal["clamp", "reset"]
 
-# Block length of the in-block matmul scan: 32 keeps the matmul at ~64 flops per token,
-# which measured fastest on CPU (benchmarks/future_kl.py); any value >= 2 is exact.
-_BLOCK = 32
-# Elements per float64 tile: the tile's temporaries (~3 x 8 bytes per element) stay in cache
-# and far below the 4·B·L·4-byte budget for the whole call.
-_TILE_ELEMS = 1 << 16
+# Block length of the token-level scan in float32: 8 terms per in-block sum keeps the float32
+# rounding error within the 1e-6 budget (see the module docstring). Levels above, and float64
+# input, use float64 with 32-token blocks (fewer levels; the error there is ~1e-15).
+_BLOCK_F32 = 8
+_BLOCK_F64 = 32
 # The safety rule's band for negative-advantage, high-ratio tokens (official code: [0.8, 1.0]).
 SAFETY_CLAMP_LOW = 0.8
 SAFETY_CLAMP_HIGH = 1.0
@@ -60,77 +61,71 @@ def future_kl(delta: Tensor, mask: Tensor, half_life: float) -> Tensor:
             f"future_kl needs delta and mask of the same shape [B, L]; got "
             f"{tuple(delta.shape)} and {tuple(mask.shape)}"
         )
-    out_dtype = torch.float64 if delta.dtype == torch.float64 else torch.float32
+    dtype = torch.float64 if delta.dtype == torch.float64 else torch.float32
     with torch.no_grad():
-        return _reverse_discounted_scan(delta.detach(), mask.detach(), 1.0 / half_life, out_dtype)
+        rows, length = delta.shape
+        block = _BLOCK_F64 if dtype == torch.float64 else _BLOCK_F32
+        padded = -(-length // block) * block
+        # x = mask * delta, zero-padded to whole blocks (padding adds nothing to any sum)
+        x = torch.empty(rows, padded, dtype=dtype, device=delta.device)
+        x[:, length:].zero_()
+        values = delta.detach().to(dtype)
+        if mask.dtype == torch.bool:
+            zero = torch.zeros((), dtype=dtype, device=delta.device)
+            torch.where(mask.detach(), values, zero, out=x[:, :length])
+        else:
+            torch.mul(values, mask.detach().to(dtype), out=x[:, :length])
+        if rows == 0 or length == 0:
+            return x[:, :length].contiguous()
+        out = _reverse_discounted_scan(x, 1.0 / half_life, block)
+        return out[:, :length].contiguous() if padded != length else out
 
 
-def _reverse_discounted_scan(
-    x: Tensor, mask: Tensor | None, neg_log2_gamma: float, out_dtype: torch.dtype
-) -> Tensor:
-    """y_t = sum_{k>=t} 2^(-(k-t)·neg_log2_gamma) · mask_k · x_k along dim 1, in float64."""
-    rows, length = x.shape
-    out = torch.empty(rows, length, dtype=out_dtype, device=x.device)
-    if length == 0 or rows == 0:
+def _reverse_discounted_scan(x: Tensor, neg_log2_gamma: float, block: int) -> Tensor:
+    """y_t = sum_{k>=t} 2^(-(k-t)·neg_log2_gamma) x_k along dim 1; x's width is a multiple of
+    `block`. Returns a new tensor of x's dtype."""
+    rows, width = x.shape
+    n_blocks = width // block
+    decay = _decay_matrix(block, neg_log2_gamma, x.dtype, x.device)
+    # Step 1: in-block scans, one (rows * n_blocks, block) @ (block, block) matmul.
+    out = torch.matmul(x.view(rows, n_blocks, block), decay).view(rows, width)
+    if n_blocks == 1:
         return out
-    block = min(_BLOCK, length)
-    n_full = length // block
-    tail = length - n_full * block
-    n_heads = n_full + (1 if tail else 0)
-    heads = torch.empty(rows, n_heads, dtype=torch.float64, device=x.device)
-
-    # Pass 1: in-block scans, written straight into `out`; each block's first value is its head.
-    decay = _decay_matrix(block, neg_log2_gamma, x.device)
-    full_cols = n_full * block
-    rows_per_tile = max(1, _TILE_ELEMS // max(full_cols, 1))
-    cols_per_tile = full_cols if rows_per_tile > 1 else max(block, _TILE_ELEMS // block * block)
-    for r0 in range(0, rows, rows_per_tile):
-        r1 = min(rows, r0 + rows_per_tile)
-        for c0 in range(0, full_cols, cols_per_tile):
-            c1 = min(full_cols, c0 + cols_per_tile)
-            tile = _masked_f64(x[r0:r1, c0:c1], None if mask is None else mask[r0:r1, c0:c1])
-            local = tile.view(r1 - r0, (c1 - c0) // block, block) @ decay
-            heads[r0:r1, c0 // block : c1 // block] = local[:, :, 0]
-            out[r0:r1, c0:c1] = local.view(r1 - r0, c1 - c0).to(out_dtype)
-    if tail:
-        tile = _masked_f64(x[:, full_cols:], None if mask is None else mask[:, full_cols:])
-        local = tile @ _decay_matrix(tail, neg_log2_gamma, x.device)
-        heads[:, n_full] = local[:, 0]
-        out[:, full_cols:] = local.to(out_dtype)
-
-    if n_heads == 1:
-        return out
-    # Pass 2: F at every block start, by the same scan over heads with gamma^block.
-    starts = _reverse_discounted_scan(heads, None, neg_log2_gamma * block, torch.float64)
-    # Pass 3: block j gets gamma^(block - pos) * F(start_{j+1}); the last block gets nothing.
-    carry = starts[:, 1:].to(out_dtype)
-    steps_to_next = torch.arange(block, 0, -1, dtype=torch.float64, device=x.device)
-    carry_decay = torch.exp2(-neg_log2_gamma * steps_to_next).to(out_dtype)
-    n_carried = n_heads - 1  # every block but the last one; all of them are full blocks
-    out[:, : n_carried * block].view(rows, n_carried, block).addcmul_(
+    # Step 2: F at every block start, from the block heads, by the same scan with gamma^block
+    # (float64, zero-padded to whole blocks).
+    up = _BLOCK_F64
+    heads = torch.zeros(rows, -(-n_blocks // up) * up, dtype=torch.float64, device=x.device)
+    heads[:, :n_blocks] = out[:, ::block]
+    starts = _reverse_discounted_scan(heads, neg_log2_gamma * block, up)
+    # Step 3: block j gets gamma^(block - pos) * F(start_{j+1}); the last block gets nothing.
+    carry = starts[:, 1:n_blocks].to(out.dtype)
+    carry_decay = _carry_decay(block, neg_log2_gamma, out.dtype, x.device)
+    out[:, : (n_blocks - 1) * block].view(rows, n_blocks - 1, block).addcmul_(
         carry[:, :, None], carry_decay[None, None, :]
     )
     return out
 
 
-def _masked_f64(x: Tensor, mask: Tensor | None) -> Tensor:
-    """A fresh float64 copy of x * mask (x itself is never written).
-
-    The product is taken in x's dtype and converted once: mixed-dtype elementwise ops (f64 by
-    f32) take a slow path on CPU that costs ~10x a same-dtype op. A 0/1 mask makes it exact.
-    """
-    if mask is None:
-        return x.to(torch.float64, copy=True)
-    # where() for bool masks: a bool-mask multiply is slower still.
-    masked = torch.where(mask, x, 0.0) if mask.dtype == torch.bool else x * mask.to(x.dtype)
-    return masked.to(torch.float64)
-
-
-def _decay_matrix(size: int, neg_log2_gamma: float, device: torch.device) -> Tensor:
+# Small per-(size, gamma, device) tables; cached because building them costs more Python
+# overhead than using them (one call builds ~3 levels' worth).
+@functools.lru_cache(maxsize=64)
+def _decay_matrix(
+    size: int, neg_log2_gamma: float, dtype: torch.dtype, device: torch.device
+) -> Tensor:
     """M[k, t] = gamma^(k-t) for k >= t else 0, so that (x @ M)[t] = sum_{k>=t} gamma^(k-t) x_k."""
     idx = torch.arange(size, dtype=torch.float64, device=device)
     dist = idx[:, None] - idx[None, :]
-    return torch.where(dist >= 0, torch.exp2(-neg_log2_gamma * dist.clamp(min=0)), 0.0)
+    powers = torch.exp2(-neg_log2_gamma * dist.clamp(min=0))
+    return torch.where(dist >= 0, powers, 0.0).to(dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def _carry_decay(
+    block: int, neg_log2_gamma: float, dtype: torch.dtype, device: torch.device
+) -> Tensor:
+    """gamma^(block - pos) for pos in 0..block-1: from each token to the next block's start."""
+    steps_to_next = torch.arange(block, 0, -1, dtype=torch.float64, device=device)
+    return torch.exp2(-neg_log2_gamma * steps_to_next).to(dtype)
 
 
 def future_kl_chunked_reference(
