@@ -265,7 +265,7 @@ _DAPO_32B = TrainConfig(
     dtype="bfloat16",  # [ours] verl trains in bf16 mixed precision
     gradient_checkpointing=True,  # [verl-dapo32]
     logprob_chunk_tokens=4096,  # [ours]
-    data="BytedTsinghua-SIA/DAPO-Math-17k",  # [verl-dapo32] dapo-math-17k
+    data="dapo-math-17k.parquet",  # [verl-dapo32] TRAIN_FILE (a local file; no registry name yet)
     prompt_template="dapo",
 )
 
@@ -347,7 +347,7 @@ _GRPO = TrainConfig(
     dtype="bfloat16",
     gradient_checkpointing=True,  # [verl-grpo]
     logprob_chunk_tokens=4096,  # [ours]
-    data="BytedTsinghua-SIA/DAPO-Math-17k",  # [ours] same data as the DAPO/FIPO presets
+    data="dapo-math-17k.parquet",  # [ours] same data as the DAPO/FIPO presets
     prompt_template="dapo",
 )
 
