@@ -97,9 +97,9 @@ def test_heatmap_has_one_coloured_span_per_token_with_hover_values_and_pivot_anc
     assert 'id="x-p3"' in out.html and 'href="#x-p3"' in out.html
     assert 'data-pivot="keyword"' in out.html
     # Hover: position, token and every value; token text is escaped, never raw markup.
-    assert 'title="#0 &#x27;&lt;&#x27; | logp ' in out.html
+    assert 'title="#0 &#x27;&lt;&#x27; logp ' in out.html
     assert all(f"{c} " in out.html for c in VALUE_COLUMNS)
-    assert '<span class="tok" style="background:#' in out.html
+    assert re.search(r'<span class="tok c\d+" title=', out.html)  # a palette colour class
     assert ">&lt;</span>" in out.html
 
 
@@ -217,9 +217,20 @@ def test_training_page_overlays_runs_and_shows_rollout_credit(dashboard_db, monk
 
 
 @pytest.mark.slow
-def test_export_page_offers_a_download(dashboard_db, monkeypatch):
+@pytest.mark.parametrize("fmt", ["csv", "md", "html"])
+def test_export_page_offers_the_report_the_analysis_layer_renders(dashboard_db, monkeypatch, fmt):
+    from fipo_dash.export import report_bytes, reports_module
+
     at = run_page("views/export.py", dashboard_db.path, monkeypatch)
+    at.radio(key="export_format").set_value(fmt).run()
+    assert not at.exception
     assert len(at.get("download_button")) >= 1
+    if reports_module() is None:
+        pytest.skip("fipo_bench.analysis.reports is not installed: the page offers CSV tables")
+    data = report_bytes(Store(dashboard_db.path, read_only=True), dashboard_db.eval_ids, fmt)
+    assert data  # the same bytes the download button serves, from analysis.report_render
+    if fmt != "html":  # the html report labels columns by eval in its figures
+        assert all(e.encode() in data for e in dashboard_db.eval_ids)
 
 
 @pytest.mark.slow

@@ -13,9 +13,11 @@ FORMATS = {"csv": "text/csv", "md": "text/markdown", "html": "text/html"}
 
 
 def reports_module():
-    """fipo_bench.analysis.reports, or None while that layer is not installed."""
+    """fipo_bench.analysis.report_render (which builds on .reports), or None while the analysis
+    layer is not installed."""
     try:
-        return importlib.import_module("fipo_bench.analysis.reports")
+        importlib.import_module("fipo_bench.analysis.reports")
+        return importlib.import_module("fipo_bench.analysis.report_render")
     except ModuleNotFoundError:
         return None
 
@@ -24,8 +26,11 @@ def report_bytes(store, eval_ids: Sequence[str], fmt: str) -> bytes:
     """The report of `eval_ids` in `fmt` (csv|md|html) as bytes, written by the reports module."""
     if fmt not in FORMATS:
         raise ValueError(f"report format {fmt!r}; allowed: {', '.join(FORMATS)}")
-    reports = reports_module()
-    if reports is None:
+    render = reports_module()
+    if render is None:
         raise ModuleNotFoundError("fipo_bench.analysis.reports is not installed")
-    text = reports.render_report(store, list(eval_ids), fmt)
-    return text.encode() if isinstance(text, str) else bytes(text)
+    from fipo_bench.analysis.reports import build_report
+
+    report = build_report(store, list(eval_ids))
+    writer = {"csv": render.render_csv, "md": render.render_markdown, "html": render.render_html}
+    return writer[fmt](report).encode()
