@@ -128,7 +128,9 @@ def main() -> None:
     ref = future_kl_chunked_reference(delta, mask, tau, 128)
     fast = future_kl(delta, mask, tau)
     err = ((fast.double() - ref.double()).abs().max() / ref.double().abs().max()).item()
-    print(f"max |future_kl - listing1| / max|listing1| = {err:.2e}")
+    # Listing 1 runs in float32 here, so this is mostly its own rounding (exactness against a
+    # float64 direct sum is tests/test_future_kl.py's job).
+    print(f"max |future_kl - listing1| / max|listing1| = {err:.2e} (listing 1 in float32)")
 
     fast_times = interleaved_medians(
         {
