@@ -211,6 +211,12 @@ def test_rerun_skips_stored_samples_and_new_settings_recompute_everything(evalua
     _credited(db, eval_id, base)
     _, again = _credited(db, eval_id, base)
     assert (again.scored_samples, again.reused_samples) == (0, 3 * N_SAMPLES)
+    # As after a kill between two chunks: two samples without credit are the only ones redone.
+    lost = Store(db).eval_samples(eval_id)["sample_id"].to_pylist()[:2]
+    keys = Store(db).trajectories(lost).select(["sample_id", "pos"])
+    Store(db).update_token_credit(keys.append_column("ref_logp", pa.nulls(len(keys), pa.float32())))
+    _, resumed = _credited(db, eval_id, base)
+    assert (resumed.scored_samples, resumed.reused_samples) == (2, 3 * N_SAMPLES - 2)
     store = Store(db, read_only=True)
     sid = store.eval_samples(eval_id)["sample_id"][0].as_py()
     before = store.trajectory(sid).to_pandas()

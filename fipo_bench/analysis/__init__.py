@@ -1,1 +1,20 @@
+"""Turning stored trajectories into answers: which tokens carry the credit, how reflective and
+how long the reasoning is.
 
+    from fipo_bench.analysis.credit import plan_credit, run_credit       # per-token Future-KL
+    from fipo_bench.analysis.settings import CreditSettings, PivotSettings
+    plan = plan_credit(db_path, eval_id, CreditSettings(ref_model="ckpt/step-0"))  # no writes
+    run_credit(plan)                                  # tokens.ref_logp, delta, future_kl, ...
+    from fipo_bench.analysis.pivots import find_pivots
+    find_pivots(Store(db_path), eval_id)              # keyword (no credit needed), credit, entropy
+    find_pivots(Store(db_path), eval_id, kinds=("keyword",))   # e.g. right after an eval
+    from fipo_bench.analysis.reports import build_report
+    from fipo_bench.analysis.report_render import write_report
+    write_report(build_report(store, [eval_a, eval_b], [run_id]), "html", Path("r.html"))
+
+Modules: settings (validated configs), pair_scoring (one batch: policy and reference scored,
+then algos.fipo_token_credit), batching (memory bounds), models (loading, tokenizer check),
+credit (plan + resumable run over an eval), records (settings kept with the eval), pivots,
+reports (numbers) and report_render (csv / md / html). Nothing here imports torch at package
+import time: `credit` and `pair_scoring` do, when imported.
+"""

@@ -142,15 +142,19 @@ def group_advantages_by_problem(problem_ids: Sequence[str], correct: Sequence[An
     return group_advantages(rewards, groups).numpy()
 
 
-def prompt_token_ids(store, eval_row: dict[str, Any], tokenizer) -> dict[str, tuple[int, ...]]:
-    """Prompt ids per problem_id, rendered and tokenized exactly as the evaluator's engines did
-    (stored problem, the eval's prompt template, `tokenizer(prompt)`)."""
+def prompt_token_ids(
+    store, eval_row: dict[str, Any], tokenizer, problem_ids: set[str]
+) -> dict[str, tuple[int, ...]]:
+    """Prompt ids of these problems, rendered and tokenized exactly as the evaluator's engines
+    did (stored problem, the eval's prompt template, `tokenizer(prompt)`)."""
     from fipo_bench.tasks import render_prompt
     from fipo_bench.tasks.problem import Problem
 
     template = eval_row.get("prompt_template") or "dapo"
     out: dict[str, tuple[int, ...]] = {}
     for row in store.problems(eval_row["dataset"]).to_pylist():
+        if str(row["problem_id"]) not in problem_ids:
+            continue
         problem = Problem(row["dataset"], row["problem_id"], row["problem"], row["answer"], {})
         out[str(row["problem_id"])] = tuple(
             tokenizer(render_prompt(problem, template))["input_ids"]
@@ -206,7 +210,9 @@ def run_credit(plan: CreditPlan, *, progress: ProgressSink | None = None) -> Cre
                             time.perf_counter() - started)  # fmt: skip
 
     tokenizer = load_tokenizer(plan.policy_location, "evaluated model")
-    prompts = prompt_token_ids(store, plan.eval_row, tokenizer)
+    prompts = prompt_token_ids(
+        store, plan.eval_row, tokenizer, {str(s["problem_id"]) for s in samples}
+    )
     missing = sorted({s["problem_id"] for s in samples} - set(prompts))
     if missing:
         raise StoreError(
