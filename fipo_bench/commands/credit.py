@@ -37,9 +37,7 @@ def credit_command(
     ] = "float32",
     batch_tokens: Annotated[
         int,
-        typer.Option(
-            "--batch-tokens", help="Padded tokens scored together; longer ones go alone."
-        ),
+        typer.Option("--batch-tokens", help="Padded tokens scored together; longer ones go alone."),
     ] = 4096,
     credit_top_percent: Annotated[
         float, typer.Option("--credit-top-percent", help="Credit pivots: top |future_kl| %.")
