@@ -165,3 +165,18 @@ def test_entropy_pivots_are_the_top_share_of_the_whole_eval(tmp_path):
         fkl = store.trajectory(sid)["future_kl"].to_numpy()
         expected = [p for p, _, _ in credit_pivots(fkl, top_percent=1.0, sign_changes=True)]
         assert store.pivots(sid, "credit")["pos"].to_pylist() == expected
+
+
+def test_a_rerun_with_another_lexicon_leaves_no_stale_pivots(tmp_path):
+    """A sample without hits under the new lexicon ends with no keyword pivots, and the other
+    kinds stay as they were."""
+    store, ids = _store_with_samples(tmp_path, with_credit=True)
+    find_pivots(store, "ev")
+    credit_before = {sid: store.pivots(sid, "credit").num_rows for sid in ids.values()}
+    assert store.pivots(ids[("q2", 0)], "keyword").num_rows > 0
+    summary = find_pivots(store, "ev", PivotSettings(lexicon=("wait",)), kinds=("keyword",))
+    assert summary.reflection_counts == {ids[("q1", 0)]: 1, ids[("q1", 1)]: 0, ids[("q2", 0)]: 0}
+    assert store.pivots(ids[("q2", 0)], "keyword").num_rows == 0
+    kept = {r["label"] for sid in ids.values() for r in store.pivots(sid, "keyword").to_pylist()}
+    assert kept == {"wait"}
+    assert {sid: store.pivots(sid, "credit").num_rows for sid in ids.values()} == credit_before

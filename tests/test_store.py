@@ -315,6 +315,40 @@ def test_pivots_are_replaced_per_sample_and_kind(store: Store):
         store.write_pivots(pa.table({"sample_id": [123], "pos": [0], "kind": ["credit"]}))
 
 
+def test_pivots_replaced_by_scope_clear_samples_and_kinds_without_new_rows(store: Store):
+    """replace=(sample_ids, kinds) leaves no stale pivot of a sample that has no new hits."""
+    samples = make_samples("e1", ["p1", "p2"], 1)
+    store.write_samples(samples, make_tokens(samples, 5))
+    a, b = samples["sample_id"].to_pylist()
+
+    def rows(*triples):
+        sids, kinds, positions = zip(*triples, strict=True) if triples else ((), (), ())
+        return pa.table(
+            {
+                "sample_id": pa.array(sids, pa.int64()),
+                "pos": pa.array(positions, pa.int32()),
+                "kind": pa.array(kinds, pa.string()),
+            }
+        )
+
+    store.write_pivots(rows((a, "keyword", 1), (b, "keyword", 2), (b, "credit", 0)))
+    # A new lexicon hits only sample a: b's keyword pivot goes, its credit pivot stays.
+    assert store.write_pivots(rows((a, "keyword", 3)), replace=([a, b], ["keyword"])) == 1
+    assert store.pivots(a).select(["pos", "kind"]).to_pylist() == [{"pos": 3, "kind": "keyword"}]
+    assert store.pivots(b).select(["pos", "kind"]).to_pylist() == [{"pos": 0, "kind": "credit"}]
+    # An empty batch with a scope only clears.
+    assert store.write_pivots(rows(), replace=([b], ["credit"])) == 0
+    assert store.pivots(b).num_rows == 0 and store.pivots(a).num_rows == 1
+    # Rows outside the scope, or an unknown kind in it, are refused with nothing changed.
+    with pytest.raises(StoreError, match="outside replace"):
+        store.write_pivots(rows((b, "entropy", 1)), replace=([a], ["entropy"]))
+    with pytest.raises(StoreError, match="outside replace"):
+        store.write_pivots(rows((a, "credit", 1)), replace=([a], ["entropy"]))
+    with pytest.raises(StoreError, match="pivot kind 'vibes'"):
+        store.write_pivots(rows(), replace=([a], ["vibes"]))
+    assert store.pivots(a)["pos"].to_pylist() == [3]
+
+
 # ---- runs, evals, problems, metrics -----------------------------------------------------------
 
 

@@ -200,7 +200,8 @@ def find_pivots(
     """Find and store the pivots of every stored sample of `eval_id`; returns a summary.
 
     credit and entropy pivots need stored credit (`fipo-bench credit`): without it they are
-    skipped (not in `summary.kinds`). Rerunning replaces each sample's pivots of each kind.
+    skipped (not in `summary.kinds`). Rerunning replaces every stored pivot of each kind it
+    finds, for every sample of the eval (a sample with no new hits is left with none).
     """
     from fipo_bench.errors import ConfigError
     from fipo_bench.store.analysis_queries import (
@@ -260,7 +261,11 @@ def find_pivots(
                     _append(rows, sid, int(pos[i]), label, score)
             batches.append(("entropy", _rows(*rows, kind="entropy")))
         for kind, table in batches:
-            written[kind] += store.write_pivots(table)
+            written[kind] += table.num_rows
+        # One transaction per chunk that replaces every pivot of these samples of these kinds:
+        # a sample without new hits (another lexicon, a higher threshold) keeps no stale ones.
+        if batches:
+            store.write_pivots(pa.concat_tables([t for _, t in batches]), replace=(ids, active))
     for s in samples:
         counts.setdefault(s["sample_id"], 0)
     write_record(

@@ -18,7 +18,8 @@ Writes
     set_eval_status(eval_id, "running"|"done"|"failed", metrics=None)
     write_samples(samples: pa.Table, tokens: pa.Table | None)   # replace per sample_id
     update_token_credit(tokens: pa.Table)            # sample_id, pos + credit columns
-    write_pivots(pivots: pa.Table)                   # replace per (sample_id, kind)
+    write_pivots(pivots: pa.Table)                   # replace per (sample_id, kind) in the batch
+    write_pivots(pivots, replace=(sample_ids, kinds))   # replace all of those samples' kinds
     write_train_metrics(run_id, step, {name: value}) # upsert per (run_id, step, name)
 Reads (pyarrow.Table unless noted; `.to_pandas()` for a frame)
     list_runs(kind=None), get_run(run_id) -> dict | None, checkpoints(run_id),

@@ -528,39 +528,62 @@ class Store:
                 )
         return updated
 
-    def write_pivots(self, pivots: pa.Table) -> int:
-        """Replace pivots per (sample_id, kind) with the batch's rows; returns #rows written.
+    def write_pivots(
+        self,
+        pivots: pa.Table,
+        *,
+        replace: tuple[Sequence[int], Sequence[str]] | None = None,
+    ) -> int:
+        """Store pivots; returns the number of rows written.
 
-        pivots: sample_id, pos, kind (keyword|credit|entropy), optional label and score. All
-        stored pivots of each (sample_id, kind) in the batch are removed first, so rerunning an
-        analysis never duplicates. Every sample_id must be stored.
+        pivots: sample_id, pos, kind (keyword|credit|entropy), optional label and score.
+        replace=None: the stored pivots of each (sample_id, kind) present in the batch are
+        removed first, so rerunning an analysis never duplicates.
+        replace=(sample_ids, kinds): every stored pivot of those samples of those kinds is
+        removed first, whether or not the batch has rows for it: a sample with no new hits ends
+        with none (an empty batch only clears). Every batch row must then lie inside that scope.
+        Every sample_id of the batch must be stored.
         """
         require_columns(pivots, ("sample_id", "pos", "kind"), what="pivots")
-        if pivots.num_rows == 0:
-            return 0
         for kind in pc.unique(pivots["kind"]).to_pylist():
             _one_of(str(kind), PIVOT_KINDS, "pivot kind")
+        scope = None
+        if replace is not None:
+            scope = _pivot_scope(pivots, *replace)
+        elif pivots.num_rows == 0:
+            return 0
         with self._transaction() as con:
-            check_columns(pivots, self._table_columns(con, "pivots"), what="pivots")
-            con.register("_pivots", pivots)
-            missing = scalar(
-                con,
-                """
-                SELECT count(DISTINCT p.sample_id) FROM _pivots p
-                ANTI JOIN samples s ON p.sample_id = s.sample_id
-                """,
-            )
-            if missing:
-                raise StoreError(
-                    f"pivots: {missing} sample_id(s) are not stored; write samples first"
+            if pivots.num_rows:
+                check_columns(pivots, self._table_columns(con, "pivots"), what="pivots")
+                con.register("_pivots", pivots)
+                missing = scalar(
+                    con,
+                    """
+                    SELECT count(DISTINCT p.sample_id) FROM _pivots p
+                    ANTI JOIN samples s ON p.sample_id = s.sample_id
+                    """,
                 )
-            con.execute(
-                """
-                DELETE FROM pivots USING (SELECT DISTINCT sample_id, kind FROM _pivots) d
-                WHERE pivots.sample_id = d.sample_id AND pivots.kind = d.kind
-                """
-            )
-            self._insert(con, "pivots", sort_by_pos(pivots))
+                if missing:
+                    raise StoreError(
+                        f"pivots: {missing} sample_id(s) are not stored; write samples first"
+                    )
+            if scope is not None:
+                con.register("_scope", scope)
+                con.execute(
+                    """
+                    DELETE FROM pivots USING _scope d
+                    WHERE pivots.sample_id = d.sample_id AND pivots.kind = d.kind
+                    """
+                )
+            else:
+                con.execute(
+                    """
+                    DELETE FROM pivots USING (SELECT DISTINCT sample_id, kind FROM _pivots) d
+                    WHERE pivots.sample_id = d.sample_id AND pivots.kind = d.kind
+                    """
+                )
+            if pivots.num_rows:
+                self._insert(con, "pivots", sort_by_pos(pivots))
         return pivots.num_rows
 
     # ---- training metrics -------------------------------------------------------------------
@@ -746,6 +769,32 @@ _EXPORT_ORDER = {
     "pivots": "ORDER BY sample_id, kind, pos",
     "train_metrics": "ORDER BY run_id, step, name",
 }
+
+
+def _pivot_scope(pivots: pa.Table, sample_ids: Sequence[int], kinds: Sequence[str]) -> pa.Table:
+    """The (sample_id, kind) pairs `write_pivots(replace=...)` clears, checked against the batch."""
+    kinds = list(dict.fromkeys(str(k) for k in kinds))
+    for kind in kinds:
+        _one_of(kind, PIVOT_KINDS, "pivot kind")
+    ids = list(dict.fromkeys(int(s) for s in sample_ids))
+    outside = pc.invert(
+        pc.and_(
+            pc.is_in(pivots["sample_id"], pa.array(ids, pa.int64())),
+            pc.is_in(pivots["kind"], pa.array(kinds, pa.string())),
+        )
+    )
+    if pc.any(outside).as_py():
+        row = pivots.filter(outside).slice(0, 1).to_pylist()[0]
+        raise StoreError(
+            f"pivots: row (sample_id {row['sample_id']}, kind {row['kind']!r}) is outside"
+            " replace=(sample_ids, kinds); add its sample and kind to the scope"
+        )
+    return pa.table(
+        {
+            "sample_id": pa.array([s for s in ids for _ in kinds], pa.int64()),
+            "kind": pa.array(kinds * len(ids), pa.string()),
+        }
+    )
 
 
 def sort_by_pos(pivots: pa.Table) -> pa.Table:
