@@ -34,7 +34,10 @@ class RolloutSettings:
     max_gen_batches: int = 1  # bound on generation rounds per step with dynamic sampling
     overlong_buffer: int = 0  # DAPO overlong shaping (0: off)
     overlong_penalty: float = 1.0
+    reward_correct: float = 1.0
+    reward_wrong: float = -1.0
     norm_adv_by_std: bool = True
+    adv_eps: float = 1e-6
     verify_timeout_s: float = 5.0
     verify_workers: int | None = None
 
@@ -123,13 +126,17 @@ def _sample_round(
     correct = torch.tensor([res.correct for res in results], dtype=torch.bool)
     lengths = torch.tensor([r.n_tokens for r in records], dtype=torch.long)
     groups = torch.tensor([first_group + r.prompt_index for r in records], dtype=torch.long)
-    rewards = outcome_rewards(correct) + overlong_penalty(
+    rewards = outcome_rewards(
+        correct, reward_correct=settings.reward_correct, reward_wrong=settings.reward_wrong
+    ) + overlong_penalty(
         lengths,
         max_response_tokens=settings.max_response_tokens,
         overlong_buffer=settings.overlong_buffer,
         penalty_factor=settings.overlong_penalty,
     )
-    advantages = group_advantages(rewards, groups, norm_std=settings.norm_adv_by_std)
+    advantages = group_advantages(
+        rewards, groups, norm_std=settings.norm_adv_by_std, eps=settings.adv_eps
+    )
     return [
         Rollout(
             problem=problems[record.prompt_index],

@@ -1,0 +1,75 @@
+"""`fipo-bench train`: GRPO / DAPO / FIPO on a causal LM, with checkpoints and resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from fipo_bench.store.paths import DB_ENV_VAR
+
+
+def train(
+    preset: Annotated[str, typer.Option("--preset", help="Named preset (`fipo-bench presets`).")],
+    model: Annotated[Path, typer.Option("--model", help="Hugging Face checkpoint folder.")],
+    steps: Annotated[int, typer.Option("--steps", help="Train until this many steps are done.")],
+    out: Annotated[Path, typer.Option("--out", help="Run folder: run.json + checkpoints/.")],
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help=f"DuckDB file (default: ${DB_ENV_VAR}, else fipo_bench.duckdb)."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue from the latest complete checkpoint.")
+    ] = False,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data", help="synthetic, a registry name or a jsonl/parquet file (default: preset)."
+        ),
+    ] = None,
+    engine: Annotated[str, typer.Option("--engine", help="Rollout engine: hf or vllm.")] = "hf",
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a preset value, e.g. --set loss.half_life=16."),
+    ] = None,
+    report_to: Annotated[
+        list[str] | None, typer.Option("--report-to", help="tensorboard and/or wandb.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Train with rollouts from the live policy; metrics and per-token credit go to DuckDB."""
+    from fipo_bench.presets import apply_overrides, get_preset
+    from fipo_bench.store import default_db_path
+    from fipo_bench.train import TrainJob
+    from fipo_bench.train import train as run_training
+
+    # --data X is --set data=X: it is part of the run's config (and of its identity).
+    settings = [*(overrides or []), *([f"data={data}"] if data is not None else [])]
+    config = apply_overrides(get_preset(preset), settings)
+    job = TrainJob(
+        preset=preset,
+        config=config,
+        model_dir=model,
+        out_dir=out,
+        db_path=default_db_path(db),
+        steps=steps,
+        engine=engine,
+        resume=resume,
+        report_to=tuple(report_to or ()),
+        show_progress=not quiet,
+    )
+    result = run_training(job)
+    console = Console(highlight=False)
+    m = result.last_metrics
+    console.print(
+        f"run {result.run_id}: steps {result.first_step}-{result.last_step} done"
+        + (f", reward {m['reward/mean']:+.3f}, acc {m['acc/mean']:.3f}" if "acc/mean" in m else "")
+    )
+    for path in result.checkpoints:
+        console.print(f"checkpoint {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)

@@ -1,0 +1,198 @@
+"""The training loop: rollout -> reward -> advantage -> mini-batch updates -> log -> checkpoint.
+
+One readable loop (GRPO-Zero / nanochat chat_rl style); each stage lives in its own module:
+rollout.py (sampling, rewards, dynamic sampling), update.py (old log-probs, optimiser steps),
+credit.py (per-token credit of logged rollouts), checkpoint.py, reporting.py.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from fipo_bench.store import Store
+from fipo_bench.train.checkpoint import (
+    latest_checkpoint,
+    load_trainer_state,
+    remove_partial_saves,
+    restore_rng,
+    rng_state,
+    save_checkpoint,
+)
+from fipo_bench.train.credit import token_credit
+from fipo_bench.train.credit_rows import credit_tables, pick_logged_rows
+from fipo_bench.train.data_order import DataOrderState
+from fipo_bench.train.prepare import PreparedRun, prepare
+from fipo_bench.train.reporting import ConsoleProgress, open_trackers
+from fipo_bench.train.rollout import collect_rollouts
+from fipo_bench.train.rollout_batch import build_batch
+from fipo_bench.train.run_dir import write_identity
+from fipo_bench.train.schedule import make_optimizer, make_scheduler
+from fipo_bench.train.update import score_rows, update_policy
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_id: str
+    out_dir: Path
+    first_step: int  # the first step this call trained (1 for a fresh run)
+    last_step: int
+    checkpoints: list[Path]  # written by this call
+    last_metrics: dict[str, float]
+    n_long_prompts_dropped: int  # problems left out: prompt longer than max_prompt_tokens
+
+
+def train(job: Any) -> TrainResult:
+    """Validate the job (nothing written on bad input), then train to `job.steps`."""
+    run = prepare(job)
+    return run_prepared(run)
+
+
+def run_prepared(run: PreparedRun) -> TrainResult:
+    job, cfg, s = run.job, run.job.config, run.settings
+    torch.manual_seed(s.seed)
+    store = Store(job.db_path)
+    write_identity(job.out_dir, run.identity)
+    remove_partial_saves(job.out_dir)
+    store.upsert_run(
+        run.run_id,
+        kind="train",
+        name=job.out_dir.name,
+        algo=cfg.loss.mode,
+        preset=job.preset,
+        config=run.identity["config"],
+        model_path=str(run.model_source),
+    )
+
+    policy, tokenizer = run.policy, run.tokenizer
+    policy.eval()  # no dropout anywhere: on-policy ratios must be exactly 1 before an update
+    optimizer = make_optimizer(policy, lr=s.lr, weight_decay=s.weight_decay, betas=s.adam_betas)
+    scheduler = make_scheduler(optimizer, warmup_steps=s.warmup_steps)
+    order_state = DataOrderState()
+    done = 0
+    resume_from = latest_checkpoint(job.out_dir) if job.resume else None
+    if resume_from is not None:
+        state = load_trainer_state(resume_from)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        restore_rng(state["rng"])
+        order_state = DataOrderState(**state["data_order"])
+        done = int(state["step"])
+
+    engine = run.make_engine(policy, tokenizer)
+    trackers = open_trackers(
+        job.report_to, run_id=run.run_id, out_dir=job.out_dir, config=run.identity
+    )
+    written: list[Path] = []
+    metrics: dict[str, float] = {}
+    first_step = done + 1
+    progress = ConsoleProgress(job.steps, done) if job.show_progress else None
+    try:
+        if progress is not None:
+            progress.__enter__()
+        for step in range(first_step, job.steps + 1):
+            started = time.perf_counter()
+            if engine.name != "hf":
+                engine.sync_weights(policy.state_dict())  # roll out with the live policy
+            sampled = collect_rollouts(engine, run.problems, order_state, s.rollout, step)
+            order_state = sampled.order_state
+            metrics = dict(sampled.metrics)
+            metrics["lr"] = scheduler.get_last_lr()[0]
+            samples_tbl = tokens_tbl = None
+            if sampled.rollouts:
+                batch = build_batch(sampled.rollouts, run.pad_token_id)
+                groups = [r.group for r in sampled.rollouts]
+                every_row = range(batch.size)
+                old_logp, _ = score_rows(
+                    policy,
+                    batch,
+                    every_row,
+                    samples_per_microbatch=s.update.samples_per_microbatch,
+                    chunk_tokens=s.update.chunk_tokens,
+                )
+                ref_logp = None
+                if run.reference is not None:
+                    ref_logp, _ = score_rows(
+                        run.reference,
+                        batch,
+                        every_row,
+                        samples_per_microbatch=s.update.samples_per_microbatch,
+                        chunk_tokens=s.update.chunk_tokens,
+                    )
+                result = update_policy(
+                    policy,
+                    optimizer,
+                    batch,
+                    groups,
+                    old_logp,
+                    cfg.loss,
+                    s.update,
+                    ref_logp=ref_logp,
+                )
+                metrics.update(result.metrics)
+                metrics["num_updates"] = float(result.n_updates)
+                metrics["skipped_updates"] = float(result.n_skipped)
+                logged = pick_logged_rows(groups, s.log_rollouts_per_step)
+                if logged:
+                    credit = token_credit(policy, batch, logged, old_logp, cfg.loss, s.update)
+                    samples_tbl, tokens_tbl = credit_tables(
+                        run.run_id, step, [sampled.rollouts[i] for i in logged], credit
+                    )
+            else:
+                metrics["num_updates"] = 0.0
+                metrics["skipped_updates"] = 0.0
+            with warnings.catch_warnings():
+                # A step whose updates were all skipped (NaN) or that kept no group still
+                # advances the schedule; torch warns about that order, harmlessly here.
+                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
+                scheduler.step()
+            metrics["step_time_s"] = time.perf_counter() - started
+
+            store.write_train_metrics(run.run_id, step, metrics)
+            if samples_tbl is not None:
+                store.write_samples(samples_tbl, tokens_tbl)
+            for tracker in trackers:
+                tracker.log(step, metrics)
+            if progress is not None:
+                progress.update(step, metrics)
+
+            if step == job.steps or (s.save_every > 0 and step % s.save_every == 0):
+                path = save_checkpoint(
+                    job.out_dir,
+                    step,
+                    policy,
+                    tokenizer,
+                    {
+                        "step": step,
+                        "run_id": run.run_id,
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(),
+                        "rng": rng_state(),
+                        "data_order": {
+                            "epoch": order_state.epoch,
+                            "position": order_state.position,
+                        },
+                    },
+                )
+                store.add_checkpoint(run.run_id, step, path)
+                written.append(path)
+    finally:
+        if progress is not None:
+            progress.__exit__(None, None, None)
+        for tracker in trackers:
+            tracker.close()
+        engine.close()
+    return TrainResult(
+        run_id=run.run_id,
+        out_dir=job.out_dir,
+        first_step=first_step,
+        last_step=max(done, job.steps),
+        checkpoints=written,
+        last_metrics=metrics,
+        n_long_prompts_dropped=run.n_long_prompts_dropped,
+    )
