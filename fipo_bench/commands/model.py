@@ -20,8 +20,11 @@ def build_tiny(
     """Build the character-level Qwen2 model warmed up on the synthetic arithmetic task."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from transformers.utils import logging as hf_logging
 
     from fipo_bench.models.build import BuildSettings, build_tiny_model
+
+    hf_logging.disable_progress_bar()  # one progress display: ours
 
     console = Console(highlight=False)
     settings = BuildSettings(seed=seed, eval_problems=eval_problems)
@@ -52,7 +55,10 @@ def build_tiny(
     if result.reused:
         console.print(f"reused the existing build in {out} (same settings)")
     else:
-        console.print(f"built {out} in {info['build_seconds']:.0f} s")
+        console.print(
+            f"built {out} in {info['build_seconds']:.0f} s "
+            f"({info['build_cpu_seconds']:.0f} CPU s, {info['parameters']:,} parameters)"
+        )
     if info["test_accuracy"] is not None:
         console.print(
             f"synthetic test accuracy (1 sample per problem, temperature 1.0, "

@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from fipo_bench.models.warmup import raw_prompt
 from fipo_bench.tasks.problem import Problem
-
-_ANSWER = re.compile(r"Answer:\s*(-?\d+)\s*$")
-
-
-def integer_answer(response: str) -> int | None:
-    """The integer after `Answer:` on the response's last non-empty line, else None."""
-    lines = [line for line in response.strip().splitlines() if line.strip()]
-    if not lines:
-        return None
-    match = _ANSWER.search(lines[-1].strip())
-    return int(match.group(1)) if match else None
-
-
-def is_correct(gold: str, response: str) -> bool:
-    """Exact integer compare: synthetic answers are integers, so this is the whole check."""
-    extracted = integer_answer(response)
-    return extracted is not None and extracted == int(gold)
+from fipo_bench.verify import check_many
 
 
 def sample_responses(
@@ -71,5 +54,6 @@ def sampled_accuracy(model, tokenizer, problems: Sequence[Problem], *, seed: int
     if not problems:
         return 0.0
     responses = sample_responses(model, tokenizer, problems, seed=seed)
-    correct = [is_correct(p.answer, r) for p, r in zip(problems, responses, strict=True)]
-    return sum(correct) / len(problems)
+    # The project's verifier (the `Answer:` protocol), so this number means what eval's does.
+    results = check_many([(p.answer, r) for p, r in zip(problems, responses, strict=True)])
+    return sum(result.correct for result in results) / len(problems)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from fipo_bench.errors import ConfigError
 from fipo_bench.tasks import synthetic
 from fipo_bench.tasks.problem import Problem
+from fipo_bench.tasks.prompts import render_prompt
 
 IGNORE_INDEX = -100  # label value torch's cross-entropy skips
 
@@ -43,8 +44,8 @@ class WarmupConfig:
 
 
 def raw_prompt(problem: Problem) -> str:
-    """The `raw` template: exactly the problem text and a newline (tasks/prompts.py's "raw")."""
-    return problem.problem + "\n"
+    """The `raw` template (the problem text and a newline), as eval and training render it."""
+    return render_prompt(problem, "raw")
 
 
 def encode_example(tokenizer, problem: Problem, wait_fraction: float) -> tuple[list[int], int]:
