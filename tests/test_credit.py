@@ -25,7 +25,6 @@ from fipo_bench.algos import LossConfig, fipo_token_credit, future_kl
 from fipo_bench.analysis.batching import plan_batches, plan_chunks
 from fipo_bench.analysis.credit import plan_credit, run_credit
 from fipo_bench.analysis.pair_scoring import Trajectory, score_pair
-from fipo_bench.analysis.records import credit_record_id, read_record
 from fipo_bench.analysis.settings import CreditSettings
 from fipo_bench.cli import main
 from fipo_bench.errors import ConfigError, ModelError, StoreError
@@ -228,7 +227,7 @@ def test_rerun_skips_stored_samples_and_new_settings_recompute_everything(evalua
     expected = future_kl(torch.tensor(after["delta"].to_numpy())[None], participates, 4.0)[0]
     np.testing.assert_allclose(after["future_kl"], expected, rtol=1e-5, atol=1e-6)
     assert not np.allclose(after["future_kl"], before["future_kl"])
-    record = read_record(store, credit_record_id(eval_id))
+    record = store.get_analysis(eval_id, "credit")["settings"]
     assert record["half_life"] == 4.0 and record["ref_model"].startswith(str(base.resolve()))
 
 
@@ -309,12 +308,13 @@ def test_bad_credit_input_exits_2_with_one_line_and_writes_nothing(
             args[flag] = value
         else:
             extra += [flag, value]
-    before = Store(db, read_only=True).list_runs().to_pylist()
+    store = Store(db, read_only=True)
+    before = store.table_counts(), store.get_analysis(eval_id, "credit")
     argv = ["credit", *(x for kv in args.items() for x in kv), *extra, "--db", str(db)]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
-    assert Store(db, read_only=True).list_runs().to_pylist() == before
+    assert (store.table_counts(), store.get_analysis(eval_id, "credit")) == before
 
 
 @pytest.mark.slow  # an eval run and two model loads

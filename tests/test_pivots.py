@@ -180,3 +180,11 @@ def test_a_rerun_with_another_lexicon_leaves_no_stale_pivots(tmp_path):
     kept = {r["label"] for sid in ids.values() for r in store.pivots(sid, "keyword").to_pylist()}
     assert kept == {"wait"}
     assert {sid: store.pivots(sid, "credit").num_rows for sid in ids.values()} == credit_before
+
+
+def test_pivot_settings_are_kept_as_the_evals_analysis_not_as_a_run(tmp_path):
+    store, _ = _store_with_samples(tmp_path, with_credit=False)
+    find_pivots(store, "ev", PivotSettings(lexicon=("wait", "hmm")))
+    record = store.get_analysis("ev", "pivots")["settings"]
+    assert record["lexicon"] == ["wait", "hmm"] and record["kinds"] == ["keyword"]
+    assert store.list_runs().num_rows == 0  # nothing for the dashboard to list as a run

@@ -12,7 +12,6 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from fipo_bench.analysis.records import credit_record_id, write_record
 from fipo_bench.analysis.report_render import render_html, write_report
 from fipo_bench.analysis.reports import accuracy_length_fit, build_report
 from fipo_bench.cli import main
@@ -81,8 +80,7 @@ def db(tmp_path_factory):
         samples, tokens = _eval_rows(eval_id, seed=i)
         store.write_samples(samples, tokens)
     # Only ev-a has credit; its record holds the bounds the report measures against.
-    write_record(store, credit_record_id("ev-a"), "ev-a",
-                 {"influence_low": LOW, "influence_high": HIGH}, "/models/base")  # fmt: skip
+    store.upsert_analysis("ev-a", "credit", {"influence_low": LOW, "influence_high": HIGH})
     store.upsert_run("run-1", kind="train", algo="fipo")
     for step in (1, 2, 3):
         store.write_train_metrics(

@@ -110,7 +110,7 @@ def test_forward_migration_applies_new_steps_once_and_keeps_data(tmp_path: Path)
         assert schema_version(con, path) == SCHEMA_VERSION + 1
         assert migrate(con, path, extra) == SCHEMA_VERSION + 1  # second run: nothing to do
         assert con.execute("SELECT name, note FROM runs").fetchall() == [("old", None)]
-        assert con.execute("SELECT count(*) FROM schema_meta").fetchall() == [(2,)]
+        assert con.execute("SELECT count(*) FROM schema_meta").fetchall() == [(len(extra),)]
     finally:
         con.close()
     # This code knows only SCHEMA_VERSION: the migrated file is now "newer" and refused.
@@ -128,6 +128,84 @@ def test_older_file_is_refused_by_readers_and_migrated_by_a_writer(tmp_path: Pat
     assert Store(path, read_only=True).info().schema_version == 0  # db info still works
     assert Store(path).table_counts() == dict.fromkeys(TABLES, 0)
     assert Store(path, read_only=True).info().schema_version == SCHEMA_VERSION
+
+
+def _v1_file(path: Path) -> None:
+    """A file as version 1 of the schema left it (only the first migration applied)."""
+    con = duckdb.connect(str(path))
+    try:
+        migrate(con, path, MIGRATIONS[:1])
+    finally:
+        con.close()
+
+
+def test_v1_analysis_runs_rows_move_to_the_analyses_table(tmp_path: Path):
+    """Version 1 kept analysis settings as fake runs rows; v2 moves them and keeps real runs."""
+    path = tmp_path / "v1.duckdb"
+    _v1_file(path)
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(
+            "INSERT INTO evals (eval_id, dataset, n, temperature, top_p, max_tokens, seed,"
+            " engine, status) VALUES ('ev:1', 'toy', 1, 1.0, 1.0, 8, 0, 'hf', 'done')"
+        )
+        rows = [
+            ("credit:ev:1", "import", "credit",
+             '{"eval_id": "ev:1", "half_life": 4.0, "ref_model": "/m"}', "2024-01-02 03:04:05"),
+            ("pivots:ev:1", "import", "pivots",
+             '{"eval_id": "ev:1", "lexicon": ["wait"], "kinds": ["keyword"]}', "2024-01-03"),
+            ("imported-run", "import", "credit", '{"note": "a real import"}', "2024-01-04"),
+            ("r-train", "train", "fipo", None, "2024-01-05"),
+        ]  # fmt: skip
+        con.executemany(
+            "INSERT INTO runs (run_id, kind, name, config, created_at) VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+        assert schema_version(con, path) == 1
+    finally:
+        con.close()
+    with pytest.raises(StoreError, match="older than"):
+        Store(path, read_only=True).get_analysis("ev:1", "credit")
+    store = Store(path)  # a writer migrates
+    assert store.info().schema_version == SCHEMA_VERSION >= 2
+    assert store.list_runs()["run_id"].to_pylist() == ["imported-run", "r-train"]
+    credit = store.get_analysis("ev:1", "credit")
+    assert credit["settings"] == {"half_life": 4.0, "ref_model": "/m"}
+    assert str(credit["updated_at"]) == "2024-01-02 03:04:05"
+    pivots = store.get_analysis("ev:1", "pivots")
+    assert pivots["settings"] == {"lexicon": ["wait"], "kinds": ["keyword"]}
+    assert store.table_counts()["analyses"] == 2
+    Store(path)  # reopening applies nothing twice
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        assert con.execute("SELECT version FROM schema_meta ORDER BY version").fetchall() == [
+            (1,),
+            (2,),
+        ]
+    finally:
+        con.close()
+
+
+def test_analysis_settings_upsert_per_eval_and_kind(store: Store):
+    store.upsert_eval(
+        "ev", dataset="toy", n=1, temperature=1.0, top_p=1.0, max_tokens=8, seed=0, engine="hf"
+    )
+    assert store.get_analysis("ev", "credit") is None
+    store.upsert_analysis("ev", "credit", {"half_life": 32.0})
+    first = store.get_analysis("ev", "credit")
+    store.upsert_analysis("ev", "credit", {"half_life": 4.0, "bounds": [1.0, 1.2]})
+    store.upsert_analysis("ev", "pivots", {"lexicon": ["wait"]})
+    again = store.get_analysis("ev", "credit")
+    assert again["settings"] == {"half_life": 4.0, "bounds": [1.0, 1.2]}
+    assert again["updated_at"] >= first["updated_at"]
+    assert store.get_analysis("ev", "pivots")["settings"] == {"lexicon": ["wait"]}
+    assert store.table_counts()["analyses"] == 2
+    assert store.list_runs().num_rows == 0  # analyses are not runs
+    with pytest.raises(StoreError, match="analysis kind 'vibes'"):
+        store.upsert_analysis("ev", "vibes", {})
+    with pytest.raises(StoreError, match="eval 'nope' is not stored"):
+        store.upsert_analysis("nope", "credit", {})
+    assert store.table_counts()["analyses"] == 2
 
 
 def test_a_file_that_is_not_duckdb_is_refused_and_left_unchanged(tmp_path: Path):

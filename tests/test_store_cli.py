@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from fipo_bench.cli import main
-from fipo_bench.store import DB_ENV_VAR, Store
+from fipo_bench.store import DB_ENV_VAR, SCHEMA_VERSION, Store
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def db(tmp_path: Path) -> Path:
 def test_info_lists_every_table_with_its_row_count_and_the_schema_version(db: Path, capsys):
     assert main(["db", "info", "--db", str(db)]) == 0
     out = capsys.readouterr().out
-    assert "schema version 1" in out
+    assert f"schema version {SCHEMA_VERSION}" in out
     lines = {line.split()[1]: line.split()[3] for line in out.splitlines() if line.startswith("│")}
     assert lines["train_metrics"] == "2" and lines["runs"] == "1" and lines["tokens"] == "0"
 

@@ -14,7 +14,8 @@ how long the reasoning is.
 
 Modules: settings (validated configs), pair_scoring (one batch: policy and reference scored,
 then algos.fipo_token_credit), batching (memory bounds), models (loading, tokenizer check),
-credit (plan + resumable run over an eval), records (settings kept with the eval), pivots,
-reports (numbers) and report_render (csv / md / html). Nothing here imports torch at package
+credit (plan + resumable run over an eval), pivots, reports (numbers) and report_render
+(csv / md / html). The settings each analysis used are kept per eval in the store's `analyses`
+table (Store.upsert_analysis / get_analysis). Nothing here imports torch at package
 import time: `credit` and `pair_scoring` do, when imported.
 """

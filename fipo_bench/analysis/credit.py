@@ -19,7 +19,8 @@ delta uses the policy's teacher-forced log-prob, not the `logp` column the sampl
 stored: both sides of the difference then come from one scorer, so engine numerics (vLLM's
 bf16 kernels, say) never show up as credit. The `logp` column keeps the engine's value.
 
-Resumable: the settings are recorded with the eval (records.py). Rerunning with the same
+Resumable: the settings are recorded with the eval (`Store.upsert_analysis(eval_id, "credit",
+...)`, the `analyses` table). Rerunning with the same
 settings skips samples whose credit is stored; other settings clear the stored credit first,
 so no sample ever mixes two settings. Memory: scoring batches hold at most `batch_tokens`
 positions and a longer trajectory is scored alone, so a 20,000-token response fits on a CPU
@@ -40,12 +41,6 @@ import pyarrow as pa
 from fipo_bench.analysis.batching import plan_batches, plan_chunks
 from fipo_bench.analysis.models import check_same_vocab, load_causal_lm, load_tokenizer
 from fipo_bench.analysis.pair_scoring import Trajectory, TrajectoryCredit, score_pair
-from fipo_bench.analysis.records import (
-    credit_record_id,
-    read_record,
-    settings_of,
-    write_record,
-)
 from fipo_bench.analysis.settings import CreditSettings
 from fipo_bench.errors import ModelError, StoreError
 
@@ -202,9 +197,9 @@ def run_credit(plan: CreditPlan, *, progress: ProgressSink | None = None) -> Cre
     for sample, advantage in zip(samples, advantages, strict=True):
         sample["advantage"] = float(advantage)
     samples = [s for s in samples if s["n_rows"] > 0]
-    record_id = credit_record_id(plan.eval_id)
     identity = settings.identity()
-    same_settings = settings_of(read_record(store, record_id)) == identity
+    stored = store.get_analysis(plan.eval_id, "credit")
+    same_settings = stored is not None and stored["settings"] == identity
     if same_settings and all(s["n_credited"] >= s["n_rows"] for s in samples):
         return CreditResult(plan.eval_id, len(samples), 0, len(samples), 0, 0,
                             time.perf_counter() - started)  # fmt: skip
@@ -232,7 +227,7 @@ def run_credit(plan: CreditPlan, *, progress: ProgressSink | None = None) -> Cre
             s["n_credited"] = 0
         # Recorded only after the clear: a kill in between leaves the old record over cleared
         # (or old) credit, never new settings over old credit.
-        write_record(store, record_id, plan.eval_id, identity, ref_location)
+        store.upsert_analysis(plan.eval_id, "credit", identity)
 
     todo = [s for s in samples if s["n_credited"] < s["n_rows"]]
     loss_config = settings.loss_config()

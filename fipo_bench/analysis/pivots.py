@@ -25,7 +25,6 @@ import numpy as np
 import pyarrow as pa
 
 from fipo_bench.analysis.batching import plan_chunks
-from fipo_bench.analysis.records import pivots_record_id, write_record
 from fipo_bench.analysis.settings import PivotSettings
 
 PIVOT_KINDS = ("keyword", "credit", "entropy")
@@ -268,11 +267,9 @@ def find_pivots(
             store.write_pivots(pa.concat_tables([t for _, t in batches]), replace=(ids, active))
     for s in samples:
         counts.setdefault(s["sample_id"], 0)
-    write_record(
-        store,
-        pivots_record_id(eval_id),
+    store.upsert_analysis(
         eval_id,
+        "pivots",
         {**settings.identity(), "kinds": list(active), "entropy_threshold": threshold},
-        None,
     )
     return PivotSummary(eval_id, active, written, counts, threshold)

@@ -18,11 +18,6 @@ import numpy as np
 import pandas as pd
 
 from fipo_bench.analysis.pivots import Lexicon
-from fipo_bench.analysis.records import (
-    credit_record_id,
-    pivots_record_id,
-    read_record,
-)
 from fipo_bench.analysis.settings import DEFAULT_LEXICON
 from fipo_bench.errors import StoreError
 
@@ -60,8 +55,8 @@ def accuracy_length_fit(lengths: Sequence[float], correct: Sequence[float]) -> L
 
 def _reflection_lexicon(store, eval_id: str) -> Lexicon:
     """The lexicon the eval's pivots were stored with, else the default."""
-    record = read_record(store, pivots_record_id(eval_id))
-    phrases = record.get("lexicon") if record else None
+    record = store.get_analysis(eval_id, "pivots")
+    phrases = record["settings"].get("lexicon") if record else None
     return Lexicon.compile(phrases or DEFAULT_LEXICON)
 
 
@@ -101,8 +96,9 @@ def eval_column(store, eval_id: str) -> dict[str, float | str]:
     reflections = frame["text"].map(lexicon.count)
     col["reflection rate"] = float((reflections > 0).mean())
     col["reflections per sample"] = float(reflections.mean())
-    credit = read_record(store, credit_record_id(eval_id))
-    if credit:
+    record = store.get_analysis(eval_id, "credit")
+    if record:
+        credit = record["settings"]
         summary = influence_weight_summary(
             store, eval_id, low=credit["influence_low"], high=credit["influence_high"], tol=EDGE_TOL
         )

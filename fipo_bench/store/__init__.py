@@ -21,6 +21,7 @@ Writes
     write_pivots(pivots: pa.Table)                   # replace per (sample_id, kind) in the batch
     write_pivots(pivots, replace=(sample_ids, kinds))   # replace all of those samples' kinds
     write_train_metrics(run_id, step, {name: value}) # upsert per (run_id, step, name)
+    upsert_analysis(eval_id, "credit"|"pivots", settings)   # what an eval's analysis used
 Reads (pyarrow.Table unless noted; `.to_pandas()` for a frame)
     list_runs(kind=None), get_run(run_id) -> dict | None, checkpoints(run_id),
     problems(dataset), list_evals(run_id=None, dataset=None), get_eval(eval_id) -> dict | None,
@@ -29,12 +30,14 @@ Reads (pyarrow.Table unless noted; `.to_pandas()` for a frame)
     get_sample(sample_id) -> dict | None, trajectory(sample_id), trajectories(sample_ids),
     pivots(sample_id, kind=None), correctness_grid(eval_ids), length_stats(eval_ids),
     train_metrics(run_id, names=None), last_step(run_id) -> int | None,
+    get_analysis(eval_id, kind) -> dict | None,
     table_counts() -> dict, info() -> StoreInfo, export_table(table, format, out) -> Path
 """
 
 from fipo_bench.store.ids import rollout_owner, sample_id
 from fipo_bench.store.paths import DB_ENV_VAR, DEFAULT_DB_FILE, default_db_path
 from fipo_bench.store.schema import (
+    ANALYSIS_KINDS,
     EVAL_STATUSES,
     PIVOT_KINDS,
     RUN_KINDS,
@@ -45,6 +48,7 @@ from fipo_bench.store.schema import (
 from fipo_bench.store.store import CREDIT_COLUMNS, EXPORT_FORMATS, Store, StoreInfo
 
 __all__ = [
+    "ANALYSIS_KINDS",
     "CREDIT_COLUMNS",
     "DB_ENV_VAR",
     "DEFAULT_DB_FILE",

@@ -199,6 +199,18 @@ def length_stats(con: duckdb.DuckDBPyConnection, eval_ids: Sequence[str]) -> pa.
         con.unregister("wanted_evals")
 
 
+# ---- analysis settings ----------------------------------------------------------------------
+
+
+def get_analysis(con: duckdb.DuckDBPyConnection, eval_id: str, kind: str) -> dict[str, Any] | None:
+    return _one_dict(
+        con,
+        "SELECT * FROM analyses WHERE eval_id = ? AND kind = ?",
+        [eval_id, kind],
+        ("settings",),
+    )
+
+
 # ---- training -------------------------------------------------------------------------------
 
 

@@ -19,6 +19,8 @@ EVAL_STATUSES = ("running", "done", "failed")
 VERIFY_STATUSES = ("ok", "no_answer", "timeout", "error")
 PIVOT_KINDS = ("keyword", "credit", "entropy")
 FINISH_REASONS = ("stop", "length")
+# Analyses whose settings are kept per eval (fipo_bench.analysis: credit, pivots).
+ANALYSIS_KINDS = ("credit", "pivots")
 
 
 def _in(values: tuple[str, ...]) -> str:
@@ -140,7 +142,41 @@ class Migration:
     statements: tuple[str, ...]
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _V1),)
+# v2: the settings an eval's stored credit / pivots were computed with get their own table.
+# Version 1 kept them as `runs` rows of kind 'import' named `credit:<eval_id>` and
+# `pivots:<eval_id>` (config = the settings plus eval_id), which then listed as runs: they are
+# moved over (settings without the eval_id key, updated_at = the row's created_at) and deleted.
+_V1_ANALYSIS_ROWS = (
+    """
+    FROM runs
+    WHERE kind = 'import' AND name IN """
+    + _in(ANALYSIS_KINDS)
+    + """
+      AND run_id = name || ':' || json_extract_string(config, '$.eval_id')"""
+)
+_V2 = (
+    """
+    CREATE TABLE analyses (
+        eval_id     VARCHAR NOT NULL,
+        kind        VARCHAR NOT NULL CHECK (kind IN """
+    + _in(ANALYSIS_KINDS)
+    + """),
+        settings    VARCHAR NOT NULL,   -- JSON: what defines the stored numbers
+        updated_at  TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        PRIMARY KEY (eval_id, kind)
+    )""",
+    """
+    INSERT INTO analyses (eval_id, kind, settings, updated_at)
+    SELECT json_extract_string(config, '$.eval_id'), name,
+           json_merge_patch(config, '{"eval_id": null}'), created_at"""
+    + _V1_ANALYSIS_ROWS,
+    "DELETE" + _V1_ANALYSIS_ROWS,
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _V1),
+    Migration(2, "analyses table (settings of credit and pivots per eval)", _V2),
+)
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
@@ -154,6 +190,7 @@ TABLES = (
     "tokens",
     "pivots",
     "train_metrics",
+    "analyses",
 )
 
 META_TABLE = "schema_meta"

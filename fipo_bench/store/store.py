@@ -40,6 +40,7 @@ from fipo_bench.store.connection import (
 )
 from fipo_bench.store.ids import rollout_owner, sample_id
 from fipo_bench.store.schema import (
+    ANALYSIS_KINDS,
     EVAL_STATUSES,
     PIVOT_KINDS,
     RUN_KINDS,
@@ -586,6 +587,29 @@ class Store:
                 self._insert(con, "pivots", sort_by_pos(pivots))
         return pivots.num_rows
 
+    # ---- analysis settings ------------------------------------------------------------------
+
+    def upsert_analysis(self, eval_id: str, kind: str, settings: Mapping[str, Any]) -> None:
+        """Record the settings eval `eval_id`'s stored analysis `kind` (credit|pivots) was
+        computed with, replacing any earlier ones; updated_at is set to now.
+
+        StoreError for an unknown kind or an eval that is not stored."""
+        _one_of(kind, ANALYSIS_KINDS, "analysis kind")
+        with self._transaction() as con:
+            if queries.get_eval(con, eval_id) is None:
+                raise StoreError(
+                    f"eval {eval_id!r} is not stored; write the eval before its {kind} settings"
+                )
+            con.execute(
+                """
+                INSERT INTO analyses (eval_id, kind, settings, updated_at)
+                VALUES (?, ?, ?, current_timestamp)
+                ON CONFLICT (eval_id, kind) DO UPDATE SET settings = excluded.settings,
+                    updated_at = excluded.updated_at
+                """,
+                [eval_id, kind, _json(settings)],
+            )
+
     # ---- training metrics -------------------------------------------------------------------
 
     def write_train_metrics(self, run_id: str, step: int, metrics: Mapping[str, float]) -> int:
@@ -687,6 +711,12 @@ class Store:
         with self._reader() as con:
             return queries.length_stats(con, eval_ids)
 
+    def get_analysis(self, eval_id: str, kind: str) -> dict[str, Any] | None:
+        """{eval_id, kind, settings (parsed JSON), updated_at} of an eval's analysis, or None."""
+        _one_of(kind, ANALYSIS_KINDS, "analysis kind")
+        with self._reader() as con:
+            return queries.get_analysis(con, eval_id, kind)
+
     def train_metrics(self, run_id: str, names: Sequence[str] | None = None) -> pa.Table:
         """Metric curves of a run, long format (step, name, value), by name then step."""
         with self._reader() as con:
@@ -768,6 +798,7 @@ _EXPORT_ORDER = {
     "tokens": "ORDER BY sample_id, pos",
     "pivots": "ORDER BY sample_id, kind, pos",
     "train_metrics": "ORDER BY run_id, step, name",
+    "analyses": "ORDER BY eval_id, kind",
 }
 
 
