@@ -538,6 +538,37 @@ def test_reading_block_reuses_one_connection_and_refuses_writes(store: Store):
     store.write_train_metrics("r", 1, {"x": 1.0})  # after the block, writes work again
 
 
+def test_read_table_runs_one_read_query_with_views_that_do_not_outlive_it(store: Store):
+    samples = make_samples("e1", ["p1", "p2", "p3"], 1)
+    store.write_samples(samples, None)
+    wanted = pa.table({"problem_id": ["p3", "p1"]})
+    sql = "SELECT problem_id FROM samples SEMI JOIN w USING (problem_id) ORDER BY problem_id"
+    got = store.read_table(sql, views={"w": wanted})
+    assert got["problem_id"].to_pylist() == ["p1", "p3"]
+    params = store.read_table("SELECT count(*) AS n FROM samples WHERE problem_id <> ?", ["p1"])
+    assert params["n"].to_pylist() == [2]
+    with store.reading():  # one held connection: a view must not leak into the next query
+        assert store.read_table(sql, views={"w": wanted}).num_rows == 2
+        with pytest.raises(StoreError, match=r"read query .* failed"):
+            store.read_table("SELECT * FROM w")
+    # The reader connection is read-only: a write through it is refused and changes nothing.
+    with pytest.raises(StoreError, match=r"read query .* failed"):
+        store.read_table("DELETE FROM samples")
+    assert store.table_counts()["samples"] == 3
+
+
+def test_query_modules_read_only_through_the_public_store_api():
+    """dashboard_queries and analysis_queries go through Store.read_table, never the store's
+    private connection helpers (which may change without notice)."""
+    import inspect
+
+    from fipo_bench.store import analysis_queries, dashboard_queries
+
+    for module in (analysis_queries, dashboard_queries):
+        source = inspect.getsource(module)
+        assert re.search(r"\._\w+\(|import _\w+", source) is None, module.__name__
+
+
 def test_export_parquet_and_csv_round_trip_in_key_order(store: Store, tmp_path: Path):
     samples = make_samples("e1", ["p1", "p2"], 2)
     tokens = make_tokens(samples, 3)

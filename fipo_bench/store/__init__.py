@@ -32,6 +32,8 @@ Reads (pyarrow.Table unless noted; `.to_pandas()` for a frame)
     train_metrics(run_id, names=None), last_step(run_id) -> int | None,
     get_analysis(eval_id, kind) -> dict | None,
     table_counts() -> dict, info() -> StoreInfo, export_table(table, format, out) -> Path
+    read_table(sql, params, views={name: pa.Table}) -> pa.Table   # for the store's own query
+        modules (dashboard_queries, analysis_queries): SQL stays inside fipo_bench.store
 """
 
 from fipo_bench.store.ids import rollout_owner, sample_id

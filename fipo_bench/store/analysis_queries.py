@@ -1,6 +1,6 @@
 """Read queries of the credit analysis, pivots and reports (fipo_bench.analysis).
 
-Each function takes a `Store` and reads through its reader connection, so it honours
+Each function takes a `Store` and runs its SQL through `Store.read_table`, so it honours
 `Store.reading()`, the read-only open and the lock retry. Aggregates over the tokens table run
 in DuckDB: an eval of 1,000 samples x 20,000 tokens never comes into Python whole.
 """
@@ -12,8 +12,6 @@ from collections.abc import Sequence
 import pyarrow as pa
 
 from fipo_bench.errors import StoreError
-from fipo_bench.store.connection import scalar
-from fipo_bench.store.queries import _table
 from fipo_bench.store.store import Store
 
 # Token columns a caller may ask `token_columns` for (never interpolate anything else).
@@ -37,25 +35,23 @@ def credit_progress(store: Store, eval_id: str) -> pa.Table:
     whose future_kl is set: training rollouts carry it without a ref_logp).
 
     Ordered by problem_id, sample_idx (the eval's own order)."""
-    with store._reader() as con:
-        return _table(
-            con,
-            """
-            SELECT s.sample_id, s.problem_id, s.sample_idx, s.correct, s.n_tokens,
-                   coalesce(t.n_rows, 0) AS n_rows, coalesce(t.n_credited, 0) AS n_credited,
-                   coalesce(t.n_future_kl, 0) AS n_future_kl
-            FROM samples s
-            LEFT JOIN (
-                SELECT sample_id, count(*) AS n_rows, count(ref_logp) AS n_credited,
-                       count(future_kl) AS n_future_kl
-                FROM tokens WHERE sample_id IN (SELECT sample_id FROM samples WHERE eval_id = ?)
-                GROUP BY sample_id
-            ) t USING (sample_id)
-            WHERE s.eval_id = ?
-            ORDER BY s.problem_id, s.sample_idx
-            """,
-            [eval_id, eval_id],
-        )
+    return store.read_table(
+        """
+        SELECT s.sample_id, s.problem_id, s.sample_idx, s.correct, s.n_tokens,
+               coalesce(t.n_rows, 0) AS n_rows, coalesce(t.n_credited, 0) AS n_credited,
+               coalesce(t.n_future_kl, 0) AS n_future_kl
+        FROM samples s
+        LEFT JOIN (
+            SELECT sample_id, count(*) AS n_rows, count(ref_logp) AS n_credited,
+                   count(future_kl) AS n_future_kl
+            FROM tokens WHERE sample_id IN (SELECT sample_id FROM samples WHERE eval_id = ?)
+            GROUP BY sample_id
+        ) t USING (sample_id)
+        WHERE s.eval_id = ?
+        ORDER BY s.problem_id, s.sample_idx
+        """,
+        [eval_id, eval_id],
+    )
 
 
 def token_columns(store: Store, sample_ids: Sequence[int], columns: Sequence[str]) -> pa.Table:
@@ -69,34 +65,27 @@ def token_columns(store: Store, sample_ids: Sequence[int], columns: Sequence[str
     wanted = ["sample_id", "pos", *(c for c in columns if c not in ("sample_id", "pos"))]
     cols = ", ".join(f"t.{c}" for c in wanted)
     ids = pa.table({"sample_id": pa.array(list(sample_ids), pa.int64())})
-    with store._reader() as con:
-        con.register("wanted_ids", ids)
-        try:
-            return _table(
-                con,
-                f"""
-                SELECT {cols} FROM tokens t SEMI JOIN wanted_ids w ON t.sample_id = w.sample_id
-                ORDER BY t.sample_id, t.pos
-                """,
-            )
-        finally:
-            con.unregister("wanted_ids")
+    return store.read_table(
+        f"""
+        SELECT {cols} FROM tokens t SEMI JOIN wanted_ids w ON t.sample_id = w.sample_id
+        ORDER BY t.sample_id, t.pos
+        """,
+        views={"wanted_ids": ids},
+    )
 
 
 def eval_entropy_quantile(store: Store, eval_id: str, q: float) -> float | None:
     """The q-quantile (continuous) of the stored entropy of every response token of the eval,
     or None when no token of it has entropy."""
-    with store._reader() as con:
-        found = scalar(
-            con,
-            """
-            SELECT quantile_cont(t.entropy, ?) FROM tokens t
-            WHERE t.entropy IS NOT NULL
-              AND t.sample_id IN (SELECT sample_id FROM samples WHERE eval_id = ?)
-            """,
-            [float(q), eval_id],
-        )
-    return None if found is None else float(found)  # type: ignore[arg-type]
+    found = store.read_table(
+        """
+        SELECT quantile_cont(t.entropy, ?) AS q FROM tokens t
+        WHERE t.entropy IS NOT NULL
+          AND t.sample_id IN (SELECT sample_id FROM samples WHERE eval_id = ?)
+        """,
+        [float(q), eval_id],
+    )["q"][0].as_py()
+    return None if found is None else float(found)
 
 
 def influence_weight_summary(
@@ -104,39 +93,31 @@ def influence_weight_summary(
 ) -> dict[str, float | int]:
     """Over the eval's credited tokens: n_tokens, mean influence weight, and the shares of
     tokens at the upper (>= high - tol) and lower (<= low + tol) clip bounds."""
-    with store._reader() as con:
-        row = con.execute(
-            """
-            SELECT count(t.influence_weight) AS n_tokens,
-                   avg(t.influence_weight) AS mean_weight,
-                   avg(CAST(t.influence_weight >= ? AS DOUBLE)) AS share_upper,
-                   avg(CAST(t.influence_weight <= ? AS DOUBLE)) AS share_lower
-            FROM tokens t
-            WHERE t.influence_weight IS NOT NULL
-              AND t.sample_id IN (SELECT sample_id FROM samples WHERE eval_id = ?)
-            """,
-            [float(high) - tol, float(low) + tol, eval_id],
-        ).fetchall()[0]
-    return {
-        "n_tokens": int(row[0]),
-        "mean_weight": row[1],
-        "share_upper": row[2],
-        "share_lower": row[3],
-    }
+    row = store.read_table(
+        """
+        SELECT count(t.influence_weight) AS n_tokens,
+               avg(t.influence_weight) AS mean_weight,
+               avg(CAST(t.influence_weight >= ? AS DOUBLE)) AS share_upper,
+               avg(CAST(t.influence_weight <= ? AS DOUBLE)) AS share_lower
+        FROM tokens t
+        WHERE t.influence_weight IS NOT NULL
+          AND t.sample_id IN (SELECT sample_id FROM samples WHERE eval_id = ?)
+        """,
+        [float(high) - tol, float(low) + tol, eval_id],
+    ).to_pylist()[0]
+    return {**row, "n_tokens": int(row["n_tokens"])}
 
 
 def keyword_hit_counts(store: Store, eval_id: str) -> pa.Table:
     """Per sample of the eval: sample_id, n_hits = distinct keyword pivots (a hit spans one or
     more token rows sharing one score, its 1-based hit number; see analysis/pivots.py)."""
-    with store._reader() as con:
-        return _table(
-            con,
-            """
-            SELECT s.sample_id, count(DISTINCT p.score) AS n_hits
-            FROM samples s LEFT JOIN pivots p
-              ON p.sample_id = s.sample_id AND p.kind = 'keyword'
-            WHERE s.eval_id = ?
-            GROUP BY s.sample_id ORDER BY s.sample_id
-            """,
-            [eval_id],
-        )
+    return store.read_table(
+        """
+        SELECT s.sample_id, count(DISTINCT p.score) AS n_hits
+        FROM samples s LEFT JOIN pivots p
+          ON p.sample_id = s.sample_id AND p.kind = 'keyword'
+        WHERE s.eval_id = ?
+        GROUP BY s.sample_id ORDER BY s.sample_id
+        """,
+        [eval_id],
+    )

@@ -1,6 +1,6 @@
 """Read queries the dashboard needs beyond `Store`'s own: lean columns, several ids at once.
 
-Each function takes a `Store` and reads through its reader connection, so it honours
+Each function takes a `Store` and runs its SQL through `Store.read_table`, so it honours
 `Store.reading()` (one connection per page), the read-only open and the lock retry. Results
 leave out the large text columns the pages do not show, which keeps a Compare page over
 thousands of samples cheap.
@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
-from fipo_bench.store.queries import _table
 from fipo_bench.store.store import Store
 
 # Columns of a sample the Compare and Trajectory pickers use (no text: it can be 100 KB).
@@ -36,102 +35,80 @@ def eval_outcomes(store: Store, eval_ids: Sequence[str], problem_id: str | None 
     """
     cols = ", ".join(f"s.{c}" for c in OUTCOME_COLUMNS)
     ids = pa.table({"eval_id": pa.array(list(eval_ids), pa.string())})
-    with store._reader() as con:  # the store's reader: held connection, lock retry
-        con.register("wanted_evals", ids)
-        try:
-            return _table(
-                con,
-                f"""
-                SELECT {cols} FROM samples s SEMI JOIN wanted_evals w ON s.eval_id = w.eval_id
-                WHERE ? IS NULL OR s.problem_id = ?
-                ORDER BY s.eval_id, s.problem_id, s.sample_idx
-                """,
-                [problem_id, problem_id],
-            )
-        finally:
-            con.unregister("wanted_evals")
+    return store.read_table(
+        f"""
+        SELECT {cols} FROM samples s SEMI JOIN wanted_evals w ON s.eval_id = w.eval_id
+        WHERE ? IS NULL OR s.problem_id = ?
+        ORDER BY s.eval_id, s.problem_id, s.sample_idx
+        """,
+        [problem_id, problem_id],
+        views={"wanted_evals": ids},
+    )
 
 
 def rollout_steps(store: Store, run_id: str) -> pa.Table:
     """Steps of a training run that logged rollouts: step, n_samples, n_tokens (sum)."""
-    with store._reader() as con:
-        return _table(
-            con,
-            """
-            SELECT step, count(*) AS n_samples, sum(n_tokens) AS n_tokens
-            FROM samples WHERE run_id = ? AND step IS NOT NULL
-            GROUP BY step ORDER BY step
-            """,
-            [run_id],
-        )
+    return store.read_table(
+        """
+        SELECT step, count(*) AS n_samples, sum(n_tokens) AS n_tokens
+        FROM samples WHERE run_id = ? AND step IS NOT NULL
+        GROUP BY step ORDER BY step
+        """,
+        [run_id],
+    )
 
 
 def step_outcomes(store: Store, run_id: str, step: int) -> pa.Table:
     """Rollout samples of one training step, without the text: like eval_outcomes plus
     reward and advantage (eval_id is null)."""
     cols = ", ".join(OUTCOME_COLUMNS)
-    with store._reader() as con:
-        return _table(
-            con,
-            f"""
-            SELECT {cols}, reward, advantage FROM samples
-            WHERE run_id = ? AND step = ? ORDER BY problem_id, sample_idx
-            """,
-            [run_id, int(step)],
-        )
+    return store.read_table(
+        f"""
+        SELECT {cols}, reward, advantage FROM samples
+        WHERE run_id = ? AND step = ? ORDER BY problem_id, sample_idx
+        """,
+        [run_id, int(step)],
+    )
 
 
 def metric_names(store: Store, run_ids: Sequence[str]) -> list[str]:
     """Distinct train-metric names logged by any of the runs, sorted."""
     ids = pa.table({"run_id": pa.array(list(run_ids), pa.string())})
-    with store._reader() as con:
-        con.register("wanted_runs", ids)
-        try:
-            rows = con.execute(
-                """
-                SELECT DISTINCT name FROM train_metrics m
-                SEMI JOIN wanted_runs w ON m.run_id = w.run_id ORDER BY name
-                """
-            ).fetchall()
-        finally:
-            con.unregister("wanted_runs")
-    return [r[0] for r in rows]
+    names = store.read_table(
+        """
+        SELECT DISTINCT name FROM train_metrics m
+        SEMI JOIN wanted_runs w ON m.run_id = w.run_id ORDER BY name
+        """,
+        views={"wanted_runs": ids},
+    )
+    return names["name"].to_pylist()
 
 
 def runs_train_metrics(store: Store, run_ids: Sequence[str], names: Sequence[str]) -> pa.Table:
     """Long table (run_id, step, name, value) of several runs' chosen metrics."""
     ids = pa.table({"run_id": pa.array(list(run_ids), pa.string())})
     wanted = pa.table({"name": pa.array(list(names), pa.string())})
-    with store._reader() as con:
-        con.register("wanted_runs", ids)
-        con.register("wanted_names", wanted)
-        try:
-            return _table(
-                con,
-                """
-                SELECT m.run_id, m.step, m.name, m.value FROM train_metrics m
-                SEMI JOIN wanted_runs r ON m.run_id = r.run_id
-                SEMI JOIN wanted_names n ON m.name = n.name
-                ORDER BY m.run_id, m.name, m.step
-                """,
-            )
-        finally:
-            con.unregister("wanted_runs")
-            con.unregister("wanted_names")
+    return store.read_table(
+        """
+        SELECT m.run_id, m.step, m.name, m.value FROM train_metrics m
+        SEMI JOIN wanted_runs r ON m.run_id = r.run_id
+        SEMI JOIN wanted_names n ON m.name = n.name
+        ORDER BY m.run_id, m.name, m.step
+        """,
+        views={"wanted_runs": ids, "wanted_names": wanted},
+    )
 
 
 def checkpoint_counts(store: Store) -> pa.Table:
     """Per run: n_checkpoints, last checkpoint step, last metric step (runs with none: nulls)."""
-    with store._reader() as con:
-        return _table(
-            con,
-            """
-            SELECT r.run_id, c.n_checkpoints, c.last_ckpt_step, m.last_metric_step
-            FROM runs r
-            LEFT JOIN (SELECT run_id, count(*) AS n_checkpoints, max(step) AS last_ckpt_step
-                       FROM checkpoints GROUP BY run_id) c USING (run_id)
-            LEFT JOIN (SELECT run_id, max(step) AS last_metric_step
-                       FROM train_metrics GROUP BY run_id) m USING (run_id)
-            ORDER BY r.created_at, r.run_id
-            """,
-        )
+    return store.read_table(
+        """
+        SELECT r.run_id, c.n_checkpoints, c.last_ckpt_step, m.last_metric_step
+        FROM runs r
+        LEFT JOIN (SELECT run_id, count(*) AS n_checkpoints, max(step) AS last_ckpt_step
+                   FROM checkpoints GROUP BY run_id) c USING (run_id)
+        LEFT JOIN (SELECT run_id, max(step) AS last_metric_step
+                   FROM train_metrics GROUP BY run_id) m USING (run_id)
+        ORDER BY r.created_at, r.run_id
+        """,
+    )

@@ -7,7 +7,7 @@ a plain Python value. `Store` wraps them so callers never hold a connection.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import duckdb
@@ -19,6 +19,27 @@ from fipo_bench.store.schema import TABLES
 
 def _table(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> pa.Table:
     return con.sql(sql, params=list(params)).to_arrow_table()
+
+
+def read_with_views(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: Sequence[Any] = (),
+    views: Mapping[str, pa.Table] | None = None,
+) -> pa.Table:
+    """Run one read query with Arrow tables registered under `views` for its duration.
+
+    The views are unregistered afterwards even on a held connection (Store.reading()), so
+    one query's id list never leaks into the next. The whole result is fetched first: an
+    unfinished result would block the unregister."""
+    views = dict(views or {})
+    for name, table in views.items():
+        con.register(name, table)
+    try:
+        return _table(con, sql, params)
+    finally:
+        for name in views:
+            con.unregister(name)
 
 
 def _one_dict(

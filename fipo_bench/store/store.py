@@ -636,6 +636,28 @@ class Store:
 
     # ---- reads (see queries.py for the SQL) -------------------------------------------------
 
+    def read_table(
+        self,
+        sql: str,
+        params: Sequence[Any] = (),
+        *,
+        views: Mapping[str, pa.Table] | None = None,
+    ) -> pa.Table:
+        """Run one read query through this store's reader connection; returns every row.
+
+        For the store package's query modules (dashboard_queries, analysis_queries): SQL lives
+        only in fipo_bench.store, everyone else calls those functions. Honours
+        `Store.reading()` (reuses its connection), the read-only open and the lock retry.
+        views: Arrow tables (e.g. an id list to SEMI JOIN) visible to this query only.
+        StoreError for a query DuckDB rejects, a write among them: the connection is read-only.
+        """
+        with self._reader() as con:
+            try:
+                return queries.read_with_views(con, sql, params, views)
+            except duckdb.Error as exc:
+                first_line = str(exc).splitlines()[0]
+                raise StoreError(f"read query on {self.path} failed: {first_line}") from exc
+
     def list_runs(self, kind: str | None = None) -> pa.Table:
         """All runs (optionally of one kind), oldest first."""
         with self._reader() as con:
