@@ -13,7 +13,7 @@ from fipo_bench.store import Store
 
 @pytest.fixture(scope="module")
 def model_dir(request) -> Path:
-    return Path("/tmp/trn/warm")  # DEVONLY
+    return Path(request.getfixturevalue("tiny_model_quick"))
 
 
 def _argv(model: Path, out: Path, db: Path, *extra: str, preset: str = "tiny-grpo") -> list[str]:

@@ -1,0 +1,159 @@
+"""`fipo-bench train` end to end on the embedded tiny model: GRPO/DAPO/FIPO runs, per-token
+credit, dynamic sampling bound, checkpoints that load in transformers, resume equivalence."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from fipo_bench.cli import main
+from fipo_bench.store import Store
+from fipo_bench.train.checkpoint import latest_checkpoint
+from fipo_bench.train.run_dir import run_id_for
+
+pytestmark = pytest.mark.slow
+
+# Smaller than the tiny presets (8 prompts x 8 samples, 96 tokens, 3 generation rounds) so a
+# step takes seconds, but still 2 updates per step so FIPO's weights can leave 1.
+SMALL = [
+    "prompts_per_step=2",
+    "samples_per_prompt=4",
+    "mini_batch_prompts=1",
+    "max_response_tokens=40",
+    "max_gen_batches=2",
+    "log_rollouts_per_step=3",
+]
+DESIGN_METRICS = [
+    "reward/mean",
+    "acc/mean",
+    *(f"response_length/{s}" for s in ("min", "q25", "mean", "median", "q75", "max")),
+    "clip_ratio/low",
+    "clip_ratio/high",
+    "clip_ratio/dual",
+    "policy_kl",
+    "entropy",
+    "grad_norm",
+    "lr",
+    "seq_dropped_frac",
+    "num_gen_batches",
+    "reflection_rate",
+    "step_time_s",
+]
+FIPO_METRICS = [
+    "future_kl/mean",
+    "future_kl/min",
+    "future_kl/max",
+    *(
+        f"influence_weight/{s}"
+        for s in ("mean", "min", "max", "raw_mean", "clip_frac_upper", "clip_frac_lower")
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def model_dir(request) -> Path:
+    return Path(request.getfixturevalue("tiny_model_dir"))
+
+
+def _train(model: Path, out: Path, db: Path, preset: str, steps: int, *extra: str) -> int:
+    sets = [arg for s in SMALL for arg in ("--set", s)]
+    argv = ["train", "--preset", preset, "--model", str(model), "--steps", str(steps)]
+    argv += ["--out", str(out), "--db", str(db), "--quiet", *sets, *extra]
+    return main(argv)
+
+
+def _metrics(db: Path, out: Path) -> dict[tuple[int, str], float]:
+    table = Store(db, read_only=True).train_metrics(run_id_for(out)).to_pylist()
+    return {(row["step"], row["name"]): row["value"] for row in table}
+
+
+@pytest.mark.parametrize("preset", ["tiny-grpo", "tiny-dapo", "tiny-fipo"])
+def test_tiny_preset_trains_logs_and_checkpoints(model_dir, tmp_path, preset):
+    out, db = tmp_path / "run", tmp_path / "fipo.duckdb"
+    assert _train(model_dir, out, db, preset, 2) == 0
+    metrics = _metrics(db, out)
+    expected = DESIGN_METRICS + (FIPO_METRICS if preset == "tiny-fipo" else [])
+    for step in (1, 2):
+        missing = [name for name in expected if (step, name) not in metrics]
+        # a step whose dynamic sampling kept no group has no update metrics: say so
+        if metrics[(step, "kept_groups")] == 0:
+            missing = [m for m in missing if m in ("reward/mean", "acc/mean", "lr")]
+        assert not missing, f"step {step} lacks {missing}"
+        assert all(math.isfinite(v) for (s, _), v in metrics.items() if s == step)
+        assert metrics[(step, "num_gen_batches")] >= 1
+    store = Store(db, read_only=True)
+    run = store.get_run(run_id_for(out))
+    assert run["kind"] == "train" and run["preset"] == preset
+    ckpts = store.checkpoints(run_id_for(out)).to_pylist()
+    assert [c["step"] for c in ckpts] == [2]
+    # an ordinary HF checkpoint: transformers loads it unchanged
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(ckpts[0]["path"])
+    tokenizer = AutoTokenizer.from_pretrained(ckpts[0]["path"])
+    ids = tokenizer("1+2=", return_tensors="pt")["input_ids"]
+    assert torch.isfinite(model(ids).logits).all()
+    # per-token credit rows of the logged rollouts
+    samples = store.run_samples(run_id_for(out)).to_pylist()
+    if samples:
+        tokens = store.trajectory(samples[0]["sample_id"]).to_pylist()
+        assert len(tokens) == samples[0]["n_tokens"]
+        for col in ("logp", "delta", "future_kl", "influence_weight", "entropy"):
+            assert all(t[col] is not None and math.isfinite(t[col]) for t in tokens), col
+    if preset == "tiny-fipo":
+        _assert_fipo_weights_moved(store, out, samples, metrics)
+    elif samples:  # GRPO/DAPO losses weigh every token by exactly 1
+        tokens = store.trajectories([s["sample_id"] for s in samples]).to_pylist()
+        assert {t["influence_weight"] for t in tokens} == {1.0}
+
+
+def _assert_fipo_weights_moved(store, out, samples, metrics) -> None:
+    """After a step's mini-batch updates the stored weights differ from 1 (FIPO != DAPO)."""
+    assert samples, "no rollout logged: dynamic sampling kept no group in 2 steps"
+    tokens = store.trajectories([s["sample_id"] for s in samples]).to_pylist()
+    weights = [t["influence_weight"] for t in tokens]
+    assert max(abs(w - 1.0) for w in weights) > 1e-3
+    assert all(0.8 - 1e-6 <= w <= 1.2 + 1e-6 for w in weights)  # tiny-fipo's band
+    assert any(abs(t["delta"]) > 0 for t in tokens)
+    moved = [
+        metrics[(s, "influence_weight/max")] > 1.0 or metrics[(s, "influence_weight/min")] < 1.0
+        for s in (1, 2)
+        if (s, "influence_weight/max") in metrics
+    ]
+    assert any(moved)
+
+
+def test_dynamic_sampling_regenerates_up_to_its_bound(model_dir, tmp_path):
+    """Near-greedy sampling gives identical answers in a group: no group has signal, so every
+    step regenerates until max_gen_batches, trains on nothing, and says so in its metrics."""
+    out, db = tmp_path / "run", tmp_path / "fipo.duckdb"
+    extra = ["--set", "temperature=0.01", "--set", "max_gen_batches=3", "--set", "top_p=0.01"]
+    extra += ["--set", "max_response_tokens=24"]
+    assert _train(model_dir, out, db, "tiny-dapo", 1, *extra) == 0
+    metrics = _metrics(db, out)
+    assert metrics[(1, "num_gen_batches")] == 3
+    assert metrics[(1, "kept_groups")] == 0
+    assert metrics[(1, "dynamic_sampling/bound_hit")] == 1.0
+    assert metrics[(1, "num_updates")] == 0
+
+
+def test_resume_logs_the_same_metrics_as_an_uninterrupted_run(model_dir, tmp_path):
+    """2 steps + --resume to 3 == 3 steps straight: every metric (but wall time) and weights."""
+    db = tmp_path / "fipo.duckdb"
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert _train(model_dir, straight, db, "tiny-fipo", 3, "--set", "save_every=0") == 0
+    assert _train(model_dir, resumed, db, "tiny-fipo", 2, "--set", "save_every=0") == 0
+    assert _train(model_dir, resumed, db, "tiny-fipo", 3, "--set", "save_every=0", "--resume") == 0
+    a, b = _metrics(db, straight), _metrics(db, resumed)
+    a = {k: v for k, v in a.items() if k[1] != "step_time_s"}
+    b = {k: v for k, v in b.items() if k[1] != "step_time_s"}
+    assert a.keys() == b.keys() and {s for s, _ in a} == {1, 2, 3}
+    assert a == b
+    from safetensors.torch import load_file
+
+    wa = load_file(latest_checkpoint(straight).path / "model.safetensors")
+    wb = load_file(latest_checkpoint(resumed).path / "model.safetensors")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
