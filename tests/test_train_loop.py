@@ -58,6 +58,19 @@ def model_dir(request) -> Path:
     return Path(request.getfixturevalue("tiny_model_dir"))
 
 
+def _is_timing(name: str) -> bool:
+    return name == "step_time_s" or name.startswith("timing/")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: on a shared 2-core CPU two threads spin against each other."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _train(model: Path, out: Path, db: Path, preset: str, steps: int, *extra: str) -> int:
     sets = [arg for s in SMALL for arg in ("--set", s)]
     argv = ["train", "--preset", preset, "--model", str(model), "--steps", str(steps)]
@@ -148,8 +161,8 @@ def test_resume_logs_the_same_metrics_as_an_uninterrupted_run(model_dir, tmp_pat
     assert _train(model_dir, resumed, db, "tiny-fipo", 2, "--set", "save_every=0") == 0
     assert _train(model_dir, resumed, db, "tiny-fipo", 3, "--set", "save_every=0", "--resume") == 0
     a, b = _metrics(db, straight), _metrics(db, resumed)
-    a = {k: v for k, v in a.items() if k[1] != "step_time_s"}
-    b = {k: v for k, v in b.items() if k[1] != "step_time_s"}
+    a = {k: v for k, v in a.items() if not _is_timing(k[1])}
+    b = {k: v for k, v in b.items() if not _is_timing(k[1])}
     assert a.keys() == b.keys() and {s for s, _ in a} == {1, 2, 3}
     assert a == b
     from safetensors.torch import load_file
@@ -157,3 +170,38 @@ def test_resume_logs_the_same_metrics_as_an_uninterrupted_run(model_dir, tmp_pat
     wa = load_file(latest_checkpoint(straight).path / "model.safetensors")
     wb = load_file(latest_checkpoint(resumed).path / "model.safetensors")
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_killed_run_leaves_its_last_checkpoint_usable(model_dir, tmp_path):
+    """SIGKILL mid-run (possibly mid-save): the newest step-N folder is complete, loads in
+    transformers, and --resume continues from it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from transformers import AutoModelForCausalLM
+
+    out, db = tmp_path / "run", tmp_path / "fipo.duckdb"
+    sets = [arg for s in [*SMALL, "save_every=1"] for arg in ("--set", s)]
+    argv = [sys.executable, "-m", "fipo_bench", "train", "--preset", "tiny-grpo"]
+    argv += ["--model", str(model_dir), "--steps", "50", "--out", str(out), "--db", str(db)]
+    argv += ["--quiet", *sets]
+    proc = subprocess.Popen(argv, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.monotonic() + 300
+        while latest_checkpoint(out) is None or latest_checkpoint(out).step < 2:
+            assert proc.poll() is None, "training exited before it was killed"
+            assert time.monotonic() < deadline, "no checkpoint within 300 s"
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    last = latest_checkpoint(out)
+    AutoModelForCausalLM.from_pretrained(last.path)
+    resumed = _train(model_dir, out, db, "tiny-grpo", last.step + 1, "--set", "save_every=1",
+                     "--resume")  # fmt: skip
+    assert resumed == 0
+    assert latest_checkpoint(out).step == last.step + 1
+    assert (last.step + 1, "reward/mean") in _metrics(db, out)

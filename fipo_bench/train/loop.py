@@ -102,6 +102,7 @@ def run_prepared(run: PreparedRun) -> TrainResult:
             sampled = collect_rollouts(engine, run.problems, order_state, s.rollout, step)
             order_state = sampled.order_state
             metrics = dict(sampled.metrics)
+            metrics["timing/rollout_s"] = time.perf_counter() - started
             metrics["lr"] = scheduler.get_last_lr()[0]
             samples_tbl = tokens_tbl = None
             if sampled.rollouts:
@@ -151,6 +152,7 @@ def run_prepared(run: PreparedRun) -> TrainResult:
                 # advances the schedule; torch warns about that order, harmlessly here.
                 warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
                 scheduler.step()
+            metrics["timing/update_s"] = time.perf_counter() - started - metrics["timing/rollout_s"]
             metrics["step_time_s"] = time.perf_counter() - started
 
             store.write_train_metrics(run.run_id, step, metrics)
