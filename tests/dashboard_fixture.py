@@ -2,21 +2,19 @@
 
     base checkpoint (step 0) --warm-up on the synthetic task--> checkpoint (step 4)
     evaluator (hf engine): one eval per checkpoint, a few synthetic problems, n samples each
-    credit of the step-4 eval against the base: teacher-forced scoring + algos.future_kl
+    analysis (fipo_bench.analysis): credit of the step-4 eval against the base and of the base
+        against itself (plan_credit/run_credit), then find_pivots of both evals
     training rollouts of two runs with per-token credit and per-step metrics
 
 Nothing is typed in by hand: every sample, token and number comes from the model, the
-verifier and `fipo_bench.algos`, written through `fipo_bench.store.Store`. When the analysis
-layer's credit/pivot API lands, `add_credit`/`add_pivots` should call it instead.
+verifier, `fipo_bench.algos` and `fipo_bench.analysis`, written through
+`fipo_bench.store.Store`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
-import pyarrow as pa
 
 RUN_ID = "fixture-fipo"
 OTHER_RUN_ID = "fixture-dapo"
@@ -124,99 +122,23 @@ def token_credit(policy, ref, prompts: list[list[int]], responses: list[list[int
     return out
 
 
-def add_credit(store, eval_id: str, prompts_by_problem: dict[str, str], policy, ref, tokenizer):
-    """Score every stored trajectory of `eval_id` and write its credit columns."""
-    samples = store.eval_samples(eval_id).to_pylist()
-    trajectories = store.trajectories([s["sample_id"] for s in samples])
-    by_sample: dict[int, list[int]] = {}
-    for sid, token_id in zip(
-        trajectories["sample_id"].to_pylist(), trajectories["token_id"].to_pylist(), strict=True
-    ):
-        by_sample.setdefault(sid, []).append(token_id)
-    samples = [s for s in samples if by_sample.get(s["sample_id"])]
-    prompts = [
-        tokenizer.encode(prompts_by_problem[s["problem_id"]], add_special_tokens=False)
-        for s in samples
-    ]
-    responses = [by_sample[s["sample_id"]] for s in samples]
-    credit = token_credit(policy, ref, prompts, responses, tokenizer.pad_token_id)
-    columns: dict[str, list] = {"sample_id": [], "pos": []}
-    for sample, values in zip(samples, credit, strict=True):
-        n = len(values["delta"])
-        columns["sample_id"].extend([sample["sample_id"]] * n)
-        columns["pos"].extend(range(n))
-        for name in ("ref_logp", "delta", "future_kl", "influence_weight", "entropy"):
-            columns.setdefault(name, []).extend(values[name].tolist())
-    table = pa.table(
-        {
-            "sample_id": pa.array(columns["sample_id"], pa.int64()),
-            "pos": pa.array(columns["pos"], pa.int32()),
-            **{
-                k: pa.array(v, pa.float32())
-                for k, v in columns.items()
-                if k not in ("sample_id", "pos")
-            },
-        }
+def add_analysis(db: Path, eval_id: str, ref_dir: Path) -> None:
+    """Credit of every stored trajectory of `eval_id` against `ref_dir`, then its pivots of all
+    three kinds: the analysis API that `fipo-bench credit` calls, settings kept in `analyses`."""
+    from fipo_bench.analysis.credit import plan_credit, run_credit
+    from fipo_bench.analysis.pivots import find_pivots
+    from fipo_bench.analysis.settings import CreditSettings
+    from fipo_bench.store import Store
+
+    settings = CreditSettings(
+        ref_model=str(ref_dir),
+        half_life=HALF_LIFE,
+        influence_low=INFLUENCE_LOW,
+        influence_high=INFLUENCE_HIGH,
+        dual_clip_c=DUAL_CLIP_C,
     )
-    store.update_token_credit(table)
-    return [s["sample_id"] for s in samples]
-
-
-KEYWORDS = ("wait", "check")
-
-
-def keyword_positions(token_texts: list[str], keyword: str) -> list[int]:
-    """Token positions where `keyword` starts (case-insensitive) in the joined text."""
-    text = "".join(token_texts).lower()
-    starts = np.cumsum([0] + [len(t) for t in token_texts])
-    found, at = [], text.find(keyword)
-    while at >= 0:
-        found.append(int(np.searchsorted(starts, at, side="right") - 1))
-        at = text.find(keyword, at + 1)
-    return found
-
-
-def add_pivots(store, sample_ids: list[int], *, per_kind: int = 3) -> int:
-    """Keyword pivots (reflection words), credit pivots (largest |future_kl|) and entropy
-    pivots (highest entropy) of each sample."""
-    kinds, sids, positions, labels, scores = [], [], [], [], []
-    tokens = store.trajectories(sample_ids)
-    sid_col = tokens["sample_id"].to_numpy()
-    for sid in sample_ids:
-        rows = np.flatnonzero(sid_col == sid)
-        texts = [tokens["token"][int(i)].as_py() or "" for i in rows]
-        for keyword in KEYWORDS:
-            for pos in keyword_positions(texts, keyword):
-                kinds.append("keyword")
-                sids.append(sid)
-                positions.append(pos)
-                labels.append(keyword)
-                scores.append(1.0)
-        for kind, column, key in (
-            ("credit", "future_kl", np.abs),
-            ("entropy", "entropy", lambda v: v),
-        ):
-            values = tokens[column].to_numpy(zero_copy_only=False)[rows].astype(float)
-            if not np.any(values):
-                continue  # e.g. future_kl of a model against itself: no token stands out
-            top = np.argsort(-key(values), kind="stable")[:per_kind]
-            for i in sorted(top.tolist()):
-                kinds.append(kind)
-                sids.append(sid)
-                positions.append(int(tokens["pos"][int(rows[i])].as_py()))
-                labels.append(f"{column} {values[i]:+.3f}")
-                scores.append(float(values[i]))
-    return store.write_pivots(
-        pa.table(
-            {
-                "sample_id": pa.array(sids, pa.int64()),
-                "pos": pa.array(positions, pa.int32()),
-                "kind": pa.array(kinds, pa.string()),
-                "label": pa.array(labels, pa.string()),
-                "score": pa.array(scores, pa.float64()),
-            }
-        )
-    )
+    run_credit(plan_credit(db, eval_id, settings))
+    find_pivots(Store(db), eval_id)
 
 
 def add_training_run(store, run_id: str, policy_dir: Path, ref_dir: Path, steps: int) -> None:
@@ -347,14 +269,10 @@ def build_dashboard_db(root: Path, base_dir: Path, *, n: int = 3, limit: int = 4
     run_eval(job)
     eval_ids = tuple(m.eval_id for m in job.models)
 
-    policy, tokenizer = _load(ckpt_dir)
-    ref, _ = _load(base_dir)
-    prompts = {p.problem_id: text for p, text in zip(job.problems, job.prompts, strict=True)}
-    credited = add_credit(store, eval_ids[1], prompts, policy, ref, tokenizer)
+    add_analysis(db, eval_ids[1], base_dir)
     # The base against itself (what `fipo-bench credit --eval BASE --ref BASE` gives): delta 0,
     # influence 1, but real entropies; its pivots are keyword and entropy ones.
-    base_credited = add_credit(store, eval_ids[0], prompts, ref, ref, tokenizer)
-    add_pivots(store, credited + base_credited)
+    add_analysis(db, eval_ids[0], base_dir)
     add_training_run(store, RUN_ID, ckpt_dir, base_dir, steps=2)
     add_training_run(store, OTHER_RUN_ID, base_dir, base_dir, steps=2)
     return DashboardDb(
@@ -371,7 +289,7 @@ def _source_key(base_dir: Path) -> str:
 
     package = Path(fipo_bench.__file__).parent
     digest = hashlib.sha256(Path(__file__).read_bytes())
-    for folder in ("eval", "store", "algos", "engines"):
+    for folder in ("eval", "store", "algos", "engines", "analysis"):
         for source in sorted((package / folder).glob("*.py")):
             digest.update(source.read_bytes())
     digest.update(model_dir_fingerprint(base_dir).encode())

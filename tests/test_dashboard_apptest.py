@@ -149,6 +149,34 @@ def test_grid_links_every_cell_to_its_problems_trajectories(dashboard_db):
     assert all(a != b for a, _, b in links)  # the other panel shows the other eval
 
 
+@pytest.mark.slow
+def test_fixture_credit_and_pivots_are_the_analysis_pipelines(dashboard_db):
+    """The pages below show what `fipo_bench.analysis` stores (run_credit, find_pivots), not
+    numbers made up for the test: each eval records both analyses' settings, every token of
+    the credited eval has credit, and its stored pivots are the ones the pivot rules give."""
+    from fipo_bench.analysis.pivots import credit_pivots
+
+    store = Store(dashboard_db.path, read_only=True)
+    for eval_id in dashboard_db.eval_ids:
+        credit = store.get_analysis(eval_id, "credit")
+        pivots = store.get_analysis(eval_id, "pivots")
+        assert credit is not None and pivots is not None, eval_id
+        assert credit["settings"]["ref_model"].startswith(str(dashboard_db.base_dir.resolve()))
+    settings = store.get_analysis(dashboard_db.credited_eval, "pivots")["settings"]
+    ids = store.eval_samples(dashboard_db.credited_eval)["sample_id"].to_pylist()
+    tokens = store.trajectories(ids)
+    assert tokens.num_rows > 0 and tokens["future_kl"].null_count == 0
+    for sid in ids:
+        labels = set(store.pivots(sid, "keyword")["label"].to_pylist())
+        assert labels <= set(settings["lexicon"])
+        expected = credit_pivots(
+            store.trajectory(sid)["future_kl"].to_numpy(),
+            top_percent=settings["credit_top_percent"],
+            sign_changes=settings["credit_sign_changes"],
+        )
+        assert store.pivots(sid, "credit")["pos"].to_pylist() == [p for p, _, _ in expected]
+
+
 # ---- pages on the fixture database ------------------------------------------------------------
 
 
