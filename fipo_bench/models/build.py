@@ -38,7 +38,7 @@ class BuildSettings:
     eval_problems: int = 200  # synthetic test problems sampled once each; 0 skips the check
     # One intra-op thread: the weights then do not depend on the machine's core count, and on a
     # shared CPU two threads measured 8x slower per step than one (they spin waiting for each
-    # other); with the CPU to itself two threads are only ~1.7x faster on matrices this small.
+    # other); with the CPU to itself two threads are at most ~2x faster on matrices this small.
     threads: int = 1
 
     def __post_init__(self) -> None:
