@@ -1,0 +1,70 @@
+"""`fipo-bench demo`: the whole loop on the embedded default (no GPU, no downloads)."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def demo(
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Every stage on little data (~4 min on 2 cores).")
+    ] = False,
+    workdir: Annotated[
+        Path, typer.Option("--workdir", help="Folder for the model, runs and reports.")
+    ] = Path("fipo-demo"),
+    db: Annotated[
+        Path | None, typer.Option("--db", help="DuckDB file (default: WORKDIR/fipo_bench.duckdb).")
+    ] = None,
+    aime_file: Annotated[
+        Path | None,
+        typer.Option("--aime-file", help="Local aime24 jsonl: also evaluate on real AIME 2024."),
+    ] = None,
+    engine: Annotated[str, typer.Option("--engine", help="hf or vllm (rollouts and eval).")] = "hf",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Build the tiny model, train GRPO/DAPO/FIPO from it, evaluate all side by side, credit
+    the FIPO checkpoint against the base, write the report. Rerun to resume; stored stages are
+    skipped."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from fipo_bench.demo import make_plan, run_demo
+
+    plan = make_plan(
+        workdir=workdir, db_path=db, quick=quick, engine=engine, aime_file=aime_file, seed=seed
+    )
+    console = Console(highlight=False)
+    console.print(
+        f"fipo-bench demo ({'quick' if quick else 'full'}): workdir {plan.workdir}, db"
+        f" {plan.db_path}, engine {plan.engine}"
+    )
+    result = run_demo(plan, console)
+
+    stages = Table(title="stages")
+    for column in ("stage", "status", "seconds", "detail"):
+        stages.add_column(column)
+    for s in result.stages:
+        stages.add_row(s.name, "reused" if s.reused else "done", f"{s.seconds:.1f}", s.detail)
+    console.print(stages)
+
+    summary = Table(title="synthetic test split, side by side")
+    columns = list(result.summary[0]) if result.summary else []
+    for column in columns:
+        summary.add_column(column, justify="left" if column in ("model", "eval_id") else "right")
+    for row in result.summary:
+        summary.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row.values()))
+    console.print(summary)
+    for path in result.reports:
+        console.print(f"report: {path}")
+    console.print(
+        "next: [bold]fipo-bench dashboard --db "
+        f"{shlex.quote(str(plan.db_path))}[/bold]  (then open the URL it prints)"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
