@@ -86,7 +86,10 @@ def _metrics(db: Path, out: Path) -> dict[tuple[int, str], float]:
 @pytest.mark.parametrize("preset", ["tiny-grpo", "tiny-dapo", "tiny-fipo"])
 def test_tiny_preset_trains_logs_and_checkpoints(model_dir, tmp_path, preset):
     out, db = tmp_path / "run", tmp_path / "fipo.duckdb"
-    assert _train(model_dir, out, db, preset, 2) == 0
+    trackers = ["--report-to", "tensorboard"] if preset == "tiny-grpo" else []
+    assert _train(model_dir, out, db, preset, 2, *trackers) == 0
+    if trackers:  # the optional tracker got the same metrics
+        assert list((out / "tensorboard").glob("events.out.tfevents.*"))
     metrics = _metrics(db, out)
     expected = DESIGN_METRICS + (FIPO_METRICS if preset == "tiny-fipo" else [])
     for step in (1, 2):

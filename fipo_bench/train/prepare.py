@@ -183,6 +183,8 @@ def _engine_factory(
         from fipo_bench.engines import make_engine
 
         # vLLM loads the weights once from disk; the loop syncs the live policy every step.
-        return make_engine("vllm", weights, dtype=settings.dtype)
+        # Its KV cache is sized for the longest training sequence, not the model's context.
+        max_len = settings.max_prompt_tokens + settings.rollout.max_response_tokens
+        return make_engine("vllm", weights, dtype=settings.dtype, max_model_len=max_len)
 
     return build
