@@ -54,8 +54,10 @@ def credit_command(
         typer.Option("--db", help=f"DuckDB file (default: ${DB_ENV_VAR}, else fipo_bench.duckdb)."),
     ] = None,
 ) -> None:
-    """Score every stored trajectory of an eval under the evaluated model and a reference;
-    store logp shift, Future-KL, influence weight and entropy per token, then the pivots.
+    """Per-token Future-KL credit of an eval's trajectories against a reference, then pivots.
+
+    Scores every stored trajectory under the evaluated model and the reference; stores the logp
+    shift, Future-KL, influence weight and entropy per token, then the pivots.
 
     Rerunning with the same settings resumes; other settings recompute everything."""
     from pathlib import Path

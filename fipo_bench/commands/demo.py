@@ -26,9 +26,11 @@ def demo(
     engine: Annotated[str, typer.Option("--engine", help="hf or vllm (rollouts and eval).")] = "hf",
     seed: Annotated[int, typer.Option("--seed")] = 0,
 ) -> None:
-    """Build the tiny model, train GRPO/DAPO/FIPO from it, evaluate all side by side, credit
-    the FIPO checkpoint against the base, write the report. Rerun to resume; stored stages are
-    skipped."""
+    """Run the whole loop on the embedded tiny model (no GPU, no downloads).
+
+    Builds the tiny model, trains GRPO/DAPO/FIPO from it, evaluates all side by side, credits
+    the FIPO checkpoint against the base and writes the report. Rerun to resume: stored stages
+    are skipped."""
     from rich.console import Console
     from rich.table import Table
 
