@@ -127,24 +127,39 @@ def test_nan_loss_skips_the_update_and_leaves_weights_and_adam_untouched():
     assert len(opt2.state) == 0
 
 
-@pytest.mark.parametrize("micro", [1, 3, 8])
-def test_micro_batching_does_not_change_the_update(micro: int):
-    """token_normalizer = mini-batch token count: any micro-batch size gives the same step."""
+@pytest.mark.parametrize(
+    ("micro", "agg"),
+    [(1, "token-mean"), (3, "token-mean"), (8, "token-mean"), (3, "seq-mean-token-mean")],
+)
+def test_micro_batched_update_equals_one_full_batch_loss(micro: int, agg: str):
+    """Whatever the micro-batch size, the trainer's step is the gradient of policy_loss over the
+    whole mini-batch with that loss's own aggregation (token-mean over all its tokens, or the
+    mean over its responses), not a mean of micro-batch means or a mis-scaled sum."""
+    from fipo_bench.algos.losses import policy_loss
+    from fipo_bench.engines.scoring import score_tokens
+
     rollouts = _rollouts()
     batch = build_batch(rollouts, pad_token_id=0)
     groups = [r.group for r in rollouts]
-    results = []
-    for size in (8, micro):
-        policy = _policy()
-        old_logp, _ = score_rows(policy, batch, range(batch.size), samples_per_microbatch=8)
-        # perturb old_logp so ratios differ from 1 and the clip is active somewhere
-        old_logp = old_logp + 0.3 * batch.response_mask * torch.linspace(-1, 1, old_logp.shape[1])
-        # SGD with lr 1: the parameter change is the gradient itself (Adam would rescale
-        # float noise in near-zero gradients into visible differences).
-        optimizer = torch.optim.SGD(policy.parameters(), lr=1.0)
-        settings = UpdateSettings(
-            prompts_per_minibatch=4, samples_per_microbatch=size, max_grad_norm=0.0
-        )
-        update_policy(policy, optimizer, batch, groups, old_logp, LossConfig(mode="fipo"), settings)
-        results.append(torch.cat([p.detach().flatten() for p in policy.parameters()]))
-    torch.testing.assert_close(results[0], results[1], rtol=0, atol=1e-6)
+    loss_config = LossConfig(mode="fipo", agg=agg)
+    base = _policy()
+    old_logp, _ = score_rows(base, batch, range(batch.size), samples_per_microbatch=8)
+    # perturb old_logp so ratios differ from 1 and the clip is active somewhere
+    old_logp = old_logp + 0.3 * batch.response_mask * torch.linspace(-1, 1, old_logp.shape[1])
+
+    reference = copy.deepcopy(base)
+    logp, _ = score_tokens(reference, batch.input_ids, batch.attention_mask)
+    loss, _ = policy_loss(logp, old_logp, batch.advantages, batch.response_mask, loss_config)
+    loss.backward()
+    expected = torch.cat([p.grad.flatten() for p in reference.parameters()])
+
+    policy = copy.deepcopy(base)
+    before = torch.cat([p.detach().flatten() for p in policy.parameters()])
+    # SGD with lr 1: the parameter change is minus the gradient itself
+    optimizer = torch.optim.SGD(policy.parameters(), lr=1.0)
+    settings = UpdateSettings(
+        prompts_per_minibatch=len(set(groups)), samples_per_microbatch=micro, max_grad_norm=0.0
+    )
+    update_policy(policy, optimizer, batch, groups, old_logp, loss_config, settings)
+    after = torch.cat([p.detach().flatten() for p in policy.parameters()])
+    torch.testing.assert_close(before - after, expected, rtol=0, atol=1e-6)

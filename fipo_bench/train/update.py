@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from fipo_bench.algos.losses import LossConfig, policy_loss
+from fipo_bench.algos.losses import LossConfig, agg_normalizer, policy_loss
 from fipo_bench.engines.scoring import score_tokens
 from fipo_bench.train.metrics import combine_update_metrics
 from fipo_bench.train.rollout_batch import RolloutBatch, microbatch_rows, minibatch_rows
@@ -76,10 +76,12 @@ def update_policy(
     n_skipped = 0
     for rows in minibatch_rows(groups, settings.prompts_per_minibatch):
         optimizer.zero_grad(set_to_none=True)
-        # token-mean over the whole mini-batch: every micro-batch divides by this same count, so
-        # the accumulated gradient equals the full mini-batch gradient (DESIGN.md, aggregation).
+        # Every micro-batch divides by the whole mini-batch's divisor (token-mean: its token
+        # count), so the accumulated gradient equals the full mini-batch gradient (DESIGN.md,
+        # aggregation) and not a mean of micro-batch means.
+        normalizer = agg_normalizer(batch.response_mask[rows], loss_config.agg)
         n_tokens = float(batch.response_mask[rows].sum())
-        finite = n_tokens > 0
+        finite = n_tokens > 0 and normalizer > 0
         loss_sum = 0.0
         entropy_sum = 0.0
         micro_metrics: list[dict[str, float]] = []
@@ -94,7 +96,7 @@ def update_policy(
                 part.response_mask,
                 loss_config,
                 ref_logp=None if ref_logp is None else ref_logp[micro, :cols],
-                token_normalizer=n_tokens,
+                token_normalizer=normalizer,
             )
             if not torch.isfinite(loss):
                 finite = False
