@@ -67,6 +67,11 @@ def train(
         f"run {result.run_id}: steps {result.first_step}-{result.last_step} done"
         + (f", reward {m['reward/mean']:+.3f}, acc {m['acc/mean']:.3f}" if "acc/mean" in m else "")
     )
+    if result.n_long_prompts_dropped:
+        console.print(
+            f"left out {result.n_long_prompts_dropped} problems whose prompt exceeds "
+            f"max_prompt_tokens={config.max_prompt_tokens}"
+        )
     for path in result.checkpoints:
         console.print(f"checkpoint {path}")
 
