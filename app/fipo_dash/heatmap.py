@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from fipo_dash.heatmap_js import panel_script
+
 # Every per-token value the store holds, in the order the hover text lists them.
 VALUE_COLUMNS = ("logp", "ref_logp", "delta", "future_kl", "influence_weight", "entropy")
 
@@ -94,11 +96,6 @@ def _column(tokens: pa.Table, name: str) -> np.ndarray:
     return tokens[name].to_numpy(zero_copy_only=False).astype(np.float64)
 
 
-def _formatted(values: np.ndarray) -> list[str]:
-    """'%.3g' per value, '-' for NaN (hover text)."""
-    return ["-" if v != v else f"{v:.3g}" for v in values.tolist()]
-
-
 def _display(token: str) -> str:
     """Escaped token text; a newline shows as a visible mark before the line break."""
     text = html.escape(token, quote=False)
@@ -118,7 +115,11 @@ CSS = """
 .fipo-traj{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:13px;line-height:1.75}
 .fipo-traj .toks{white-space:pre-wrap;word-break:break-all;border:1px solid #ddd;border-radius:6px;
   padding:8px 10px;max-height:560px;overflow-y:auto;background:#fff}
+.fipo-traj{position:relative}
+.fipo-traj .ln{content-visibility:auto;contain-intrinsic-size:auto 23px}
 .fipo-traj .tok{border-radius:2px;padding:1px 0}
+.fipo-traj .tip{position:absolute;z-index:5;white-space:pre;pointer-events:none;font-size:12px;
+  background:#222;color:#fff;border-radius:4px;padding:4px 6px;line-height:1.4}
 .fipo-traj .pv{box-shadow:inset 0 -3px 0 var(--pv);outline:1px solid var(--pv);scroll-margin:60px}
 .fipo-traj .pv:target{outline:3px solid var(--pv)}
 .fipo-traj .pvlist{margin-top:6px;font-size:12px;line-height:1.6;max-height:160px;overflow-y:auto}
@@ -182,29 +183,34 @@ def trajectory_html(
     for row in pivot_rows:
         pivot_at.setdefault(int(row["pos"]), []).append(row)
 
-    hover_columns = [_formatted(_column(tokens, c)) for c in VALUE_COLUMNS]
-    hover = [
-        " ".join(f"{name} {value}" for name, value in zip(VALUE_COLUMNS, row, strict=True))
-        for row in zip(*hover_columns, strict=True)
-    ]
-    parts = []
-    for i, (pos, text, colour_class) in enumerate(zip(positions, texts, classes, strict=True)):
-        tip = html.escape(f"#{pos} {text!r} {hover[i]}", quote=True)
+    # One short span per token (colour class only: hover details live in one JSON array),
+    # grouped into one block per text line so content-visibility can skip off-screen lines.
+    parts = ['<div class="ln">']
+    for pos, text, colour_class in zip(positions, texts, classes, strict=True):
         marks = pivot_at.get(pos)
         if marks is None:
-            parts.append(f'<span class="tok {colour_class}" title="{tip}">')
+            parts.append(f'<span class="tok {colour_class}">{_display(text)}</span>')
         else:
             kinds = " ".join(m["kind"] for m in marks)
             colour = PIVOT_COLOURS.get(marks[0]["kind"], "#000")
-            tip += html.escape(
-                " | pivot: " + ", ".join(f"{m['kind']} {m['label'] or ''}" for m in marks)
-            )
             parts.append(
                 f'<span class="tok {colour_class} pv" id="{anchor}-p{pos}" data-pivot="{kinds}"'
-                f' style="--pv:{colour}" title="{tip}">'
+                f' style="--pv:{colour}">{_display(text)}</span>'
             )
-        parts.append(_display(text))
-        parts.append("</span>")
+        if "\n" in text:
+            parts.append('</div><div class="ln">')
+    parts.append("</div>")
+    marks_text = {
+        pos: ", ".join(f"{m['kind']} {m['label'] or ''}".strip() for m in marks)
+        for pos, marks in pivot_at.items()
+    }
+    script = panel_script(
+        "".join(parts),
+        VALUE_COLUMNS,
+        [_column(tokens, c) for c in VALUE_COLUMNS],
+        positions,
+        marks_text,
+    )
 
     links = []
     shown = set(positions)
@@ -226,8 +232,8 @@ def trajectory_html(
         " (run <code>fipo-bench credit</code>)</div>"
     )
     body = (
-        f'<div class="fipo-traj" id="{anchor}">{header}<div class="toks">{"".join(parts)}</div>'
-        f"{pivot_block}</div>"
+        f'<div class="fipo-traj" id="{anchor}">{header}<div class="toks"></div>'
+        f'{pivot_block}<div class="tip" hidden></div>{script}</div>'
     )
     return Rendered(html=body, n_tokens=len(positions), n_pivots=len(links), span=span)
 

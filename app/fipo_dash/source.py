@@ -66,6 +66,11 @@ def _key() -> tuple[str, tuple[int, int, int, int]]:
     return str(path), _version(path)
 
 
+def data_key() -> tuple[str, tuple[int, int, int, int]]:
+    """Cache key of the database's current contents (path, file version): changes on write."""
+    return _key()
+
+
 def _run(fn, *args):
     """Call a store read; a lock that outlasts the retry becomes a message, not a traceback."""
     try:
