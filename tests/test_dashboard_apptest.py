@@ -28,8 +28,15 @@ from fipo_dash.heatmap import (  # noqa: E402
     colours,
     trajectory_html,
 )
+from fipo_dash.heatmap_js import MARKUP_LIKE, panel_data  # noqa: E402
 
 TOKEN_SPAN = re.compile(r'<span class="tok[ "]')
+
+
+def token_markup(body: str) -> str:
+    """The token spans of every heatmap panel in a page body: each panel's script carries
+    them in its JSON object (heatmap_js.py) and inserts them in the browser."""
+    return "".join(d["html"] for d in panel_data(body))
 
 
 # ---- fixtures ---------------------------------------------------------------------------------
@@ -83,30 +90,58 @@ def test_colours_diverge_around_the_centre_and_mark_missing_values():
 
 def test_heatmap_has_one_coloured_span_per_token_with_hover_values_and_pivot_anchors():
     tokens = synthetic_tokens(50)
+    tokens = tokens.set_column(
+        1, "token", pa.array(["<img src=x onerror=alert(1)>", *tokens["token"].to_pylist()[1:]])
+    )
     pivots = pa.table(
         {
             "pos": [3, 10],
             "kind": ["credit", "keyword"],
-            "label": ["big", "wait"],
+            "label": ["big", "</script><b>wait"],
             "score": [1.0, 2.0],
         }
     )
     out = trajectory_html(tokens, pivots, "future_kl", anchor="x")
-    assert len(TOKEN_SPAN.findall(out.html)) == 50
+    (data,) = panel_data(out.html)
+    markup = data["html"]
+    assert len(TOKEN_SPAN.findall(markup)) == 50
     assert out.n_pivots == 2
-    assert 'id="x-p3"' in out.html and 'href="#x-p3"' in out.html
-    assert 'data-pivot="keyword"' in out.html
-    # Hover: position, token and every value; token text is escaped, never raw markup.
-    assert 'title="#0 &#x27;&lt;&#x27; logp ' in out.html
-    assert all(f"{c} " in out.html for c in VALUE_COLUMNS)
-    assert re.search(r'<span class="tok c\d+" title=', out.html)  # a palette colour class
-    assert ">&lt;</span>" in out.html
+    assert 'id="x-p3"' in markup and 'href="#x-p3"' in out.html
+    assert 'data-pivot="keyword"' in markup
+    assert re.search(r'<span class="tok c\d+">', markup)  # a palette colour class, no title
+    # Token text is escaped, never raw markup, and the script holds nothing DOMPurify would
+    # take for markup (it drops such a script, and the panel would stay empty).
+    assert "&lt;img src=x onerror=alert(1)&gt;</span>" in markup and "<img" not in markup
+    script = out.html[out.html.index("<script>") + 8 : out.html.rindex("</script>")]
+    assert not MARKUP_LIKE.search(script)
+    # Hover: every token's position and all its values (3 significant digits), pivot marks.
+    assert data["pos0"] == 0 and data["names"] == list(VALUE_COLUMNS)
+    for name, shown in zip(VALUE_COLUMNS, data["values"], strict=True):
+        stored = tokens[name].to_numpy().astype(np.float64)
+        assert len(shown) == 50
+        np.testing.assert_allclose(shown, stored, rtol=5e-3, atol=1e-12)
+    assert data["pivots"] == {"3": "credit big", "10": "keyword </script><b>wait"}
+
+
+def test_heatmap_hover_keeps_positions_that_are_not_contiguous_and_marks_missing_values():
+    tokens = synthetic_tokens(4).set_column(0, "pos", pa.array([0, 1, 5, 6], pa.int32()))
+    tokens = tokens.set_column(
+        tokens.column_names.index("future_kl"),
+        "future_kl",
+        pa.array([0.5, None, 1.0, -1.0], pa.float32()),
+    )
+    (data,) = panel_data(trajectory_html(tokens, None, "future_kl").html)
+    assert data["pos0"] is None and data["pos"] == [0, 1, 5, 6]
+    assert data["values"][VALUE_COLUMNS.index("future_kl")][1] is None
+    assert 'class="tok cn"' in data["html"]  # the no-value colour
 
 
 def test_heatmap_renders_a_20000_token_trajectory_as_one_string():
     out = trajectory_html(synthetic_tokens(20_000), None, "influence_weight")
     assert out.n_tokens == 20_000
-    assert len(TOKEN_SPAN.findall(out.html)) == 20_000
+    (data,) = panel_data(out.html)
+    assert len(TOKEN_SPAN.findall(data["html"])) == 20_000
+    assert all(len(v) == 20_000 for v in data["values"])
 
 
 def test_fitted_line_recovers_an_exact_line():
@@ -218,10 +253,10 @@ def test_trajectory_page_renders_every_token_and_stored_pivot(dashboard_db, monk
     html = page_html(at)
     other_sample = store.eval_samples(other, problem_id=credited["problem_id"]).to_pylist()[0]
     expected_tokens = credited["n_tokens"] + other_sample["n_tokens"]
-    assert len(TOKEN_SPAN.findall(html)) == expected_tokens
+    assert len(TOKEN_SPAN.findall(token_markup(html))) == expected_tokens
     stored_pivots = store.pivots(credited["sample_id"]).num_rows
     assert stored_pivots > 0
-    assert len(re.findall(r'id="a-p\d+"', html)) == len(
+    assert len(re.findall(r'id="a-p\d+"', token_markup(html))) == len(
         set(store.pivots(credited["sample_id"])["pos"].to_pylist())
     )
     assert html.count('href="#a-p') == stored_pivots
@@ -241,7 +276,7 @@ def test_training_page_overlays_runs_and_shows_rollout_credit(dashboard_db, monk
     run_id = at.selectbox(key="train_rollout_run").value
     step = at.selectbox(key="train_rollout_step").value
     first = store.run_samples(run_id, step=step).to_pylist()[0]
-    assert len(TOKEN_SPAN.findall(page_html(at))) == first["n_tokens"]
+    assert len(TOKEN_SPAN.findall(token_markup(page_html(at)))) == first["n_tokens"]
 
 
 @pytest.mark.slow
