@@ -17,6 +17,9 @@ from dashboard_fixture import DashboardDb, cached_dashboard_db
 
 from fipo_bench.store import Store
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
+from fipo_dash.heatmap import VALUE_COLUMNS
+
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -119,7 +122,24 @@ def test_compare_click_opens_a_token_heatmap_with_pivots(dashboard_db, browser, 
         first = pivots[0]["pos"]
         left.locator(f'a[href="#a-p{first}"]').click()
         assert page.evaluate("location.hash") == f"#a-p{first}"
-        assert left.locator(f"#a-p{first}").get_attribute("title").startswith(f"#{first} ")
+
+        # Hover shows the token's position, text, every stored value and its pivot marks.
+        stored = store.trajectory(sample["sample_id"]).to_pylist()
+        tip = left.locator(".tip")
+        for pos in (first, len(stored) - 1):
+            left.locator(".tok").nth(pos).hover()
+            tip.wait_for(state="visible", timeout=10_000)
+            head, *lines = tip.inner_text().splitlines()
+            assert head.startswith(f"#{pos} ")
+            shown = dict(line.split(" ", 1) for line in lines if not line.startswith("pivot:"))
+            for name in VALUE_COLUMNS:
+                value = stored[pos][name]
+                if value is None:
+                    assert shown[name] == "-"
+                else:
+                    assert float(shown[name]) == pytest.approx(value, rel=5e-3, abs=1e-12)
+            marked_here = [p["kind"] for p in pivots if p["pos"] == pos]
+            assert any(line.startswith("pivot: ") for line in lines) == bool(marked_here)
 
         # The right panel shows the same problem from the other checkpoint.
         right = page.locator(".fipo-traj#b")
