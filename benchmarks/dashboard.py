@@ -11,6 +11,8 @@ heatmap visible <= 3 s. Prints each time and its ratio to the goal (< 1 is withi
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -213,6 +215,7 @@ def heatmap_in_browser(db: Path) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd=ROOT,
+        start_new_session=True,  # its own process group: stopped with its streamlit child
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -279,7 +282,8 @@ def heatmap_in_browser(db: Path) -> None:
             context.close()
             browser.close()
     finally:
-        server.terminate()
+        # The command waits on `streamlit run` without forwarding SIGTERM: stop the group.
+        os.killpg(server.pid, signal.SIGTERM)
         server.wait(20)
 
 

@@ -4,7 +4,10 @@ heatmap shows one coloured element per stored token with the stored pivots marke
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -59,16 +62,23 @@ def start_dashboard(db: Path, log: Path) -> tuple[subprocess.Popen, str]:
     server = subprocess.Popen(
         [sys.executable, "-m", "fipo_bench", "dashboard", "--db", str(db), "--port", str(port),
          "--address", "127.0.0.1"],
-        stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=ROOT,
+        stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, server)
     except BaseException:
-        server.terminate()
-        server.wait(10)
+        stop(server)
         raise
     return server, url
+
+
+def stop(server: subprocess.Popen) -> None:
+    """Terminate the command and its `streamlit run` child: the command waits on the child
+    without forwarding SIGTERM, so terminating only the command leaves the server running."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGTERM)
+    server.wait(20)
 
 
 @pytest.fixture
@@ -152,5 +162,4 @@ def test_compare_click_opens_a_token_heatmap_with_pivots(dashboard_db, browser, 
         page.screenshot(path=str(shot))
         shutil.copyfile(shot, ROOT / "docs" / "dashboard.png")
     finally:
-        server.terminate()
-        server.wait(20)
+        stop(server)
