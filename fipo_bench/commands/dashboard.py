@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,11 +63,11 @@ def dashboard(
         raise ConfigError(f"dashboard app {APP_ENTRY} is missing; run from a source checkout")
     env = {**os.environ, DB_ENV_VAR: str(cfg.db)}
     typer.echo(f"fipo-bench dashboard on http://{address}:{port} (database {cfg.db})")
-    try:
-        code = subprocess.call(streamlit_command(cfg), env=env)
-    except KeyboardInterrupt:
-        code = 0
-    raise typer.Exit(code)
+    sys.stdout.flush()
+    # Become the Streamlit server (no child process): SIGTERM / Ctrl-C reach it directly, so
+    # stopping `fipo-bench dashboard` never leaves a server running behind it.
+    command = streamlit_command(cfg)
+    os.execve(command[0], command, env)
 
 
 def register(app: typer.Typer) -> None:
