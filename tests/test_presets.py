@@ -68,9 +68,10 @@ def test_tiny_presets_differ_only_by_algorithm_conventions():
             assert len({repr(getattr(c, f.name)) for c in tiny}) == 1, f.name
     fipo = get_preset("tiny-fipo")
     assert fipo.loss.half_life <= 16
-    assert fipo.prompts_per_step * fipo.samples_per_prompt <= 64
+    assert fipo.prompts_per_step * fipo.samples_per_prompt <= 128  # a step in seconds on 2 cores
     assert fipo.updates_per_step >= 2  # FIPO only acts after the first update of a batch
-    assert fipo.max_response_tokens <= 128 and 1e-4 <= fipo.lr <= 3e-4
+    # lr: 2e-4 collapsed the tiny model's held-out accuracy (docs/benchmarks.md, trainer)
+    assert fipo.max_response_tokens <= 128 and 1e-5 <= fipo.lr <= 5e-5
 
 
 def test_unknown_preset_lists_the_known_names():
