@@ -19,7 +19,12 @@ ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app"
 sys.path.insert(0, str(APP))  # the app's own modules, as `streamlit run app/Home.py` sees them
 
-from fipo_dash.compare_data import fitted_line, metrics_by_eval, problem_points  # noqa: E402
+from fipo_dash.compare_data import (  # noqa: E402
+    eval_label,
+    fitted_line,
+    metrics_by_eval,
+    problem_points,
+)
 from fipo_dash.grid import grid_html  # noqa: E402
 from fipo_dash.heatmap import (  # noqa: E402
     NA_COLOUR,
@@ -142,6 +147,16 @@ def test_heatmap_renders_a_20000_token_trajectory_as_one_string():
     (data,) = panel_data(out.html)
     assert len(TOKEN_SPAN.findall(data["html"])) == 20_000
     assert all(len(v) == 20_000 for v in data["values"])
+
+
+def test_eval_labels_name_the_checkpoint_never_an_empty_cell():
+    """pandas gives NaN (truthy) for an eval without ckpt_id: the label must not read "nan"."""
+    base = {"eval_id": "ev-000000abcdef", "dataset": "synthetic", "ckpt_id": float("nan")}
+    folder = eval_label({**base, "model_path": "/w/base-model"})
+    assert folder == "base-model · synthetic · abcdef"
+    trained = eval_label({**base, "model_path": "/w/runs/tiny-fipo/checkpoints/step-000012"})
+    assert trained.startswith("tiny-fipo@12 · ")
+    assert eval_label({**base, "ckpt_id": "run-1@3", "model_path": "/x"}).startswith("run-1@3 ")
 
 
 def test_fitted_line_recovers_an_exact_line():

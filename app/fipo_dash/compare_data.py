@@ -6,6 +6,7 @@ and the reports use, so the dashboard never shows a number that disagrees with t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +17,27 @@ import pandas as pd
 from fipo_bench.eval.metrics import EvalMetrics, SampleOutcome, compute_metrics
 
 
+def _present(value: object) -> bool:
+    """False for None and for the NaN pandas puts in an empty cell (NaN is truthy)."""
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def model_label(row: Mapping) -> str:
+    """The checkpoint id (run@step), else `RUN_DIR@step` for a trainer checkpoint folder
+    (RUN_DIR/checkpoints/step-N), else the model folder's name or the hub id."""
+    if _present(row.get("ckpt_id")):
+        return str(row["ckpt_id"])
+    if not _present(row.get("model_path")):
+        return "?"
+    path = Path(str(row["model_path"]))
+    if path.parent.name == "checkpoints" and path.name.startswith("step-"):
+        return f"{path.parent.parent.name}@{int(path.name.removeprefix('step-'))}"
+    return path.name or str(path)
+
+
 def eval_label(row: Mapping) -> str:
-    """A short human name for an eval: its checkpoint (run@step) or model folder, and dataset."""
-    model = row.get("ckpt_id") or (Path(str(row.get("model_path") or "?")).name)
-    return f"{model} · {row.get('dataset', '?')} · {str(row['eval_id'])[-6:]}"
+    """A short human name for an eval: its model (see model_label), dataset and id suffix."""
+    return f"{model_label(row)} · {row.get('dataset', '?')} · {str(row['eval_id'])[-6:]}"
 
 
 def metrics_by_eval(outcomes: pd.DataFrame, eval_ids: Sequence[str]) -> dict[str, EvalMetrics]:
