@@ -31,6 +31,7 @@ from fipo_dash.heatmap import (  # noqa: E402
     PALETTE,
     VALUE_COLUMNS,
     colours,
+    pivot_spans,
     trajectory_html,
 )
 from fipo_dash.heatmap_js import MARKUP_LIKE, panel_data  # noqa: E402
@@ -159,6 +160,20 @@ def test_eval_labels_name_the_checkpoint_never_an_empty_cell():
     assert eval_label({**base, "ckpt_id": "run-1@3", "model_path": "/x"}).startswith("run-1@3 ")
 
 
+def test_pivot_links_group_a_keyword_phrase_but_not_separate_hits():
+    rows = [{"kind": "keyword", "label": "wait", "score": 1.0, "pos": p} for p in (5, 6, 7, 8)] + [
+        {"kind": "keyword", "label": "wait", "score": 2.0, "pos": 9},  # the next hit, adjacent
+        {"kind": "entropy", "label": "top", "score": 4.5, "pos": 6},
+        {"kind": "credit", "label": None, "score": None, "pos": 2},
+    ]
+    assert pivot_spans(rows) == [
+        ("credit", "", 2, 2),
+        ("keyword", "wait", 5, 8),
+        ("entropy", "top", 6, 6),
+        ("keyword", "wait", 9, 9),
+    ]
+
+
 def test_fitted_line_recovers_an_exact_line():
     x = np.array([10.0, 20.0, 40.0, 80.0])
     fit = fitted_line(x, 0.9 - 0.005 * x)
@@ -274,7 +289,16 @@ def test_trajectory_page_renders_every_token_and_stored_pivot(dashboard_db, monk
     assert len(re.findall(r'id="a-p\d+"', token_markup(html))) == len(
         set(store.pivots(credited["sample_id"])["pos"].to_pylist())
     )
-    assert html.count('href="#a-p') == stored_pivots
+    # one jump link per pivot hit: a keyword phrase's tokens (same kind, label, score, adjacent
+    # positions) share one link; every other stored pivot has its own
+    hits = 0
+    previous = None
+    rows = store.pivots(credited["sample_id"]).to_pylist()
+    for row in sorted(rows, key=lambda r: (r["kind"], r["label"] or "", r["score"], r["pos"])):
+        this = (row["kind"], row["label"] or "", row["score"])
+        hits += not (this == previous[0] and row["pos"] == previous[1] + 1) if previous else 1
+        previous = (this, row["pos"])
+    assert html.count('href="#a-p') == hits
     assert "influence_weight" in html and "(white = 1;" in html  # legend centred at 1
     # Choosing another scalar is written back to the URL.
     at.selectbox(key="traj_scalar").set_value("entropy").run()

@@ -11,7 +11,8 @@ themselves reach the browser inside the panel's script (heatmap_js.py), which ke
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -152,6 +153,27 @@ def legend_html(scalar: str, span: float) -> str:
     )
 
 
+def pivot_spans(rows: Iterable[Mapping]) -> list[tuple[str, str, int, int]]:
+    """One (kind, label, first_pos, last_pos) per pivot *hit*, ordered by position: a keyword
+    phrase covers several tokens (one stored row each, sharing kind, label and score), so its
+    rows become one jump link instead of one link per character token."""
+
+    def key(row: Mapping) -> tuple[str, str, float]:
+        score = row["score"]
+        return row["kind"], str(row["label"] or ""), -math.inf if score is None else float(score)
+
+    spans: list[tuple[str, str, int, int]] = []
+    previous = None
+    for row in sorted(rows, key=lambda r: (*key(r), int(r["pos"]))):
+        this, pos = key(row), int(row["pos"])
+        if this == previous and pos == spans[-1][3] + 1:
+            spans[-1] = (*spans[-1][:3], pos)
+        else:
+            spans.append((this[0], this[1], pos, pos))
+            previous = this
+    return sorted(spans, key=lambda span: span[2])
+
+
 def trajectory_html(
     tokens: pa.Table,
     pivots: pa.Table | None,
@@ -215,15 +237,13 @@ def trajectory_html(
 
     links = []
     shown = set(positions)
-    for row in pivot_rows:
-        pos = int(row["pos"])
-        if pos not in shown:
-            continue  # a pivot outside this token window: no element to jump to
-        colour = PIVOT_COLOURS.get(row["kind"], "#000")
-        label = html.escape(str(row["label"] or ""))
+    for kind, label, first, last in pivot_spans(r for r in pivot_rows if int(r["pos"]) in shown):
+        # (pivots outside this token window have no element to jump to)
+        colour = PIVOT_COLOURS.get(kind, "#000")
+        where = f"@{first}" if first == last else f"@{first}-{last}"
         links.append(
-            f'<a href="#{anchor}-p{pos}"><span class="badge" style="background:{colour}">'
-            f"{row['kind']}</span> @{pos} {label}</a>"
+            f'<a href="#{anchor}-p{first}"><span class="badge" style="background:{colour}">'
+            f"{kind}</span> {where} {html.escape(label)}</a>"
         )
     header = f"<div><b>{html.escape(title)}</b></div>" if title else ""
     pivot_block = (
