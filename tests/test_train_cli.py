@@ -30,7 +30,7 @@ def _argv(model: Path, out: Path, db: Path, *extra: str, preset: str = "tiny-grp
         (("--set", "loss.nope=1"), "tiny-fipo", "unknown setting 'loss.nope'"),
         (("--set", "lr=fast"), "tiny-fipo", "lr='fast' must be a number"),
         (("--set", "loss.half_life=0"), "tiny-fipo", "half_life"),
-        (("--set", "prompts_per_step=3"), "tiny-fipo", "mini_batch_prompts=2 must divide"),
+        (("--set", "prompts_per_step=3"), "tiny-fipo", "mini_batch_prompts=8 must divide"),
         (("--set", "lr"), "tiny-fipo", "key=value"),
         (("--engine", "tpu"), "tiny-fipo", "--engine 'tpu'"),
         (("--report-to", "mlflow"), "tiny-fipo", "--report-to 'mlflow'"),
