@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import string
 import subprocess
 import sys
 import tempfile
@@ -81,33 +80,11 @@ def scoring_ratios(vocab: int = 32_000, length: int = 2048, chunk: int = 256) ->
     return out
 
 
-def random_tiny_model(out: Path) -> Path:
-    import torch
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+def untrained_tiny_model(out: Path) -> Path:
+    """The embedded tiny model's shape and tokenizer, no warm-up (seconds to build)."""
+    from fipo_bench.models.build import BuildSettings, build_tiny_model
 
-    vocab = {t: i for i, t in enumerate(["<|endoftext|>", "<unk>", *string.printable])}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
-    tok.decoder = decoders.Fuse()
-    PreTrainedTokenizerFast(
-        tokenizer_object=tok, eos_token="<|endoftext|>", unk_token="<unk>", pad_token="<unk>"
-    ).save_pretrained(out)
-    torch.manual_seed(0)
-    Qwen2ForCausalLM(
-        Qwen2Config(
-            vocab_size=len(vocab),
-            hidden_size=128,
-            intermediate_size=256,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=4096,
-            eos_token_id=0,
-            tie_word_embeddings=False,
-        )
-    ).save_pretrained(out)
-    return out
+    return build_tiny_model(out, BuildSettings(eval_problems=0).with_steps(0)).path
 
 
 def engine_ratios(model_dir: Path, skip_vllm: bool) -> None:
@@ -154,8 +131,8 @@ def main() -> None:
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     scoring_ratios()
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir = args.model or random_tiny_model(Path(tmp) / "random_tiny")
-        print(f"model: {args.model or 'random Qwen2, tiny shape'}")
+        model_dir = args.model or untrained_tiny_model(Path(tmp) / "untrained_tiny")
+        print(f"model: {args.model or 'the tiny model, untrained (random weights)'}")
         engine_ratios(model_dir, args.skip_vllm)
 
 
