@@ -345,3 +345,50 @@ def test_unknown_database_is_a_store_error(tmp_path):
 def test_out_of_range_settings_are_config_errors(kwargs):
     with pytest.raises(ConfigError):
         CreditSettings(ref_model="m", **kwargs)
+
+
+def _credit_cli(db: Path, eval_id: str, ref: Path) -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "fipo_bench", "credit", "--eval", eval_id, "--ref", str(ref),
+            "--half-life", "6", "--db", str(db)]  # fmt: skip
+
+
+@pytest.mark.slow  # three credit processes
+@pytest.mark.parametrize("kill_after_s", [2.0, 6.0])
+def test_credit_killed_mid_run_then_rerun_equals_an_uninterrupted_run(
+    evaluated, tmp_path, kill_after_s
+):
+    """A real SIGKILL of `fipo-bench credit` (while loading, scoring or writing: wherever it is
+    at that moment), then the same command again: the stored per-token credit equals that of
+    a run that was never interrupted, and no token row is duplicated."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    db, eval_id, base, _ = evaluated
+    whole, killed = tmp_path / "whole.duckdb", tmp_path / "killed.duckdb"
+    shutil.copyfile(db, whole)
+    shutil.copyfile(db, killed)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run(_credit_cli(whole, eval_id, base), env=env, check=True, capture_output=True)
+
+    proc = subprocess.Popen(_credit_cli(killed, eval_id, base), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    time.sleep(kill_after_s)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    subprocess.run(_credit_cli(killed, eval_id, base), env=env, check=True, capture_output=True)
+
+    columns = ["sample_id", "pos", "ref_logp", "delta", "future_kl", "influence_weight", "entropy"]
+    frames = []
+    for path in (whole, killed):
+        store = Store(path, read_only=True)
+        ids = store.eval_samples(eval_id)["sample_id"].to_pylist()
+        frame = store.trajectories(ids).to_pandas()[columns]
+        frames.append(frame.sort_values(["sample_id", "pos"]).reset_index(drop=True))
+        assert store.get_analysis(eval_id, "credit")["settings"]["half_life"] == 6.0
+    assert not frames[1].duplicated(["sample_id", "pos"]).any()
+    assert frames[1]["future_kl"].notna().all()
+    pd.testing.assert_frame_equal(frames[0], frames[1], check_exact=False, rtol=1e-6, atol=1e-7)
