@@ -250,7 +250,10 @@ def test_metrics_use_design_names():
         "influence_weight/raw_mean", "influence_weight/clip_frac_upper",
         "influence_weight/clip_frac_lower",
     }  # fmt: skip
-    assert set(m) == expected
+    # every logged name is a DESIGN.md name; "_"-prefixed entries are bookkeeping the trainer
+    # consumes (not logged): only the drop rule's divisor share
+    assert {k for k in m if not k.startswith("_")} == expected
+    assert {k for k in m if k.startswith("_")} == {"_dropped_agg_units"}
     assert all(isinstance(v, float) for v in m.values())
 
 
@@ -324,3 +327,41 @@ def test_shape_mismatch_is_rejected():
         policy_loss(logp, old, adv[:-1], mask, LossConfig(mode="dapo"))
     with pytest.raises(ValueError, match="mask"):
         policy_loss(logp, old, adv, mask[:, :-1], LossConfig(mode="dapo"))
+
+
+@pytest.mark.parametrize("agg", ["token-mean", "seq-mean-token-mean"])
+def test_micro_batches_rescaled_by_dropped_units_equal_the_full_batch_fipo_gradient(agg):
+    """With the drop rule on, the full-batch loss divides by what is kept (official code). Micro-
+    batches with the mini-batch's normaliser N, rescaled by N / (N - dropped_agg_units summed),
+    give that gradient exactly: the trainer's rule for dropped responses."""
+    old = torch.zeros(4, 6)
+    mask = torch.ones(4, 6)
+    mask[3, 4:] = 0
+    # responses 0 and 2: A < 0 and two tokens far above c = 10 -> dropped; 1 and 3 kept
+    moved = torch.tensor(
+        [
+            [0.1, 3.0, 3.0, 0.2, 0.1, 0.0],
+            [0.1, -0.2, 0.3, 0.1, 0.0, 0.2],
+            [3.0, 0.1, 3.0, 3.0, 0.0, 0.1],
+            [0.2, 0.1, -0.1, 0.3, 0.0, 0.0],
+        ]
+    )
+    logp = moved.clone().requires_grad_(True)
+    adv = torch.tensor([-1.0, 1.0, -1.0, -0.5])
+    cfg = LossConfig(mode="fipo", agg=agg, drop_dual_clipped_seqs=True, half_life=4.0)
+    full, metrics = policy_loss(logp, old, adv, mask, cfg)
+    assert metrics["seq_dropped_frac"] == pytest.approx(0.5)
+    full_grad = grad_of(full, logp)
+
+    normalizer = agg_normalizer(mask, agg)
+    accumulated, dropped = torch.zeros_like(logp), 0.0
+    for rows in (slice(0, 1), slice(1, 3), slice(3, 4)):
+        part, m = policy_loss(
+            logp[rows], old[rows], adv[rows], mask[rows], cfg, token_normalizer=normalizer
+        )
+        accumulated += grad_of(part, logp)
+        dropped += m["_dropped_agg_units"]
+    assert dropped == (12.0 if agg == "token-mean" else 2.0)
+    rescaled = accumulated * normalizer / (normalizer - dropped)
+    assert torch.allclose(rescaled, full_grad, atol=1e-7, rtol=0)
+    assert not torch.allclose(accumulated, full_grad, atol=1e-7, rtol=0)  # the rescale matters

@@ -202,8 +202,22 @@ def _fipo_clipped(batch: _Batch, config: LossConfig) -> _ModeTerms:
         "influence_weight/clip_frac_upper": _mean(weight >= config.influence_high - _EDGE_TOL),
         "influence_weight/clip_frac_lower": _mean(weight <= config.influence_low + _EDGE_TOL),
         "seq_dropped_frac": dropped.sum() / rows.sum().clamp(min=1),
+        # The share of the `agg` divisor the dropped responses hold. The official code divides
+        # by the kept tokens; a caller that passed a whole mini-batch's token_normalizer
+        # rescales its accumulated gradient by N / (N - sum of these) to match.
+        DROPPED_AGG_UNITS: _dropped_agg_units(dropped, batch.mask, config.agg),
     }
     return _ModeTerms(loss, keep, low, high, dual, metrics)
+
+
+def _dropped_agg_units(dropped: Tensor, mask: Tensor, agg: str) -> Tensor:
+    """Tokens (token-mean) or responses (seq-mean-token-mean) of dropped responses; the
+    Dr. GRPO divisor is a constant and loses nothing."""
+    if agg == "token-mean":
+        return (mask & dropped[:, None]).sum().to(torch.float64)
+    if agg == "seq-mean-token-mean":
+        return (dropped & mask.any(dim=1)).sum().to(torch.float64)
+    return torch.zeros((), dtype=torch.float64, device=mask.device)
 
 
 def _mean(values: Tensor) -> Tensor:
@@ -217,6 +231,9 @@ def _mean_min_max(name: str, values: Tensor) -> dict[str, Tensor]:
     low, high = torch.aminmax(values)
     return {f"{name}/mean": _mean(values), f"{name}/min": low, f"{name}/max": high}
 
+
+# Bookkeeping entry of the metrics dict (not a logged metric: "_"-prefixed), see _fipo_clipped
+DROPPED_AGG_UNITS = "_dropped_agg_units"
 
 LOSS_MODES: dict[str, Callable[[_Batch, LossConfig], _ModeTerms]] = {
     "grpo": _plain_clipped,
@@ -269,7 +286,8 @@ def policy_loss(
     if config.kl_coef > 0:
         assert ref_logp is not None
         log_ref_ratio = (ref_logp.detach() - logp).clamp(-DELTA_CLAMP, DELTA_CLAMP)
-        k3 = torch.exp(log_ref_ratio) - log_ref_ratio - 1.0  # Schulman's k3, >= 0
+        # Schulman's k3 (>= 0), clamped at 10 as verl's low_var_kl does
+        k3 = (torch.exp(log_ref_ratio) - log_ref_ratio - 1.0).clamp(max=10.0)
         token_loss = token_loss + config.kl_coef * k3
         metrics["kl/ref"] = _masked_mean(k3.detach(), valid)
     metrics.update(terms.metrics)

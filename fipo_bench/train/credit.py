@@ -32,6 +32,7 @@ def token_credit(
         rows,
         samples_per_microbatch=update.samples_per_microbatch,
         chunk_tokens=update.chunk_tokens,
+        temperature=update.temperature,
     )
     mask = batch.response_mask[list(rows)]
     credit = fipo_token_credit(

@@ -175,6 +175,7 @@ def _learn(
         rows=range(batch.size),
         samples_per_microbatch=s.update.samples_per_microbatch,
         chunk_tokens=s.update.chunk_tokens,
+        temperature=s.update.temperature,
     )
     # Old log-probs from the policy itself (not the engine's): the ratio is exactly 1 before the
     # first update whatever engine sampled, as in verl's recompute of old_log_prob.
@@ -185,7 +186,12 @@ def _learn(
     )
     metrics = {
         **result.metrics,
-        **_rollout_logp_gap(batch.rollout_logp, old_logp, batch.response_mask),
+        # engines report raw (temperature-1) log-probs: comparable only when T = 1
+        **(
+            _rollout_logp_gap(batch.rollout_logp, old_logp, batch.response_mask)
+            if s.update.temperature == 1.0
+            else {}
+        ),
         "num_updates": float(result.n_updates),
         "skipped_updates": float(result.n_skipped),
     }

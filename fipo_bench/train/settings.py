@@ -58,6 +58,7 @@ def derive_settings(cfg: TrainConfig) -> TrainerSettings:
             samples_per_microbatch=cfg.micro_batch_seqs,
             max_grad_norm=cfg.grad_clip,
             chunk_tokens=cfg.logprob_chunk_tokens,
+            temperature=cfg.temperature,
         ),
         lr=cfg.lr,
         weight_decay=cfg.weight_decay,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from fipo_bench.algos.losses import LossConfig, agg_normalizer, policy_loss
+from fipo_bench.algos.losses import DROPPED_AGG_UNITS, LossConfig, agg_normalizer, policy_loss
 from fipo_bench.engines.scoring import score_tokens
 from fipo_bench.train.metrics import combine_update_metrics
 from fipo_bench.train.rollout_batch import RolloutBatch, microbatch_rows, minibatch_rows
@@ -25,6 +25,9 @@ class UpdateSettings:
     samples_per_microbatch: int  # rows per forward/backward (gradient accumulation)
     max_grad_norm: float  # clip threshold; <= 0 disables clipping
     chunk_tokens: int | None = None  # passed to score_tokens (None: its default)
+    # The policy that sampled is softmax(logits / T): old and new log-probs are scored at the
+    # rollout temperature, as verl does, so the ratio compares the sampling policy.
+    temperature: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ def score_rows(
     *,
     samples_per_microbatch: int,
     chunk_tokens: int | None = None,
+    temperature: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Teacher-forced (logp, entropy) of `rows` without gradient, as [len(rows), L-1] tensors
     padded to the batch's width (zeros off the response mask)."""
@@ -51,7 +55,7 @@ def score_rows(
     with torch.no_grad():
         for micro in microbatch_rows(rows, samples_per_microbatch):
             part = batch.rows(micro)
-            lp, ent = _score(model, part, chunk_tokens)
+            lp, ent = _score(model, part, chunk_tokens, temperature)
             cols = lp.shape[1]
             logp[start : start + len(micro), :cols] = lp.float() * part.response_mask
             entropy[start : start + len(micro), :cols] = ent.float() * part.response_mask
@@ -83,12 +87,13 @@ def update_policy(
         n_tokens = float(batch.response_mask[rows].sum())
         finite = n_tokens > 0 and normalizer > 0
         loss_sum = 0.0
+        dropped_units = 0.0  # FIPO: divisor share of responses the drop rule removed
         entropy_sum = 0.0
         micro_metrics: list[dict[str, float]] = []
         for micro in microbatch_rows(rows, settings.samples_per_microbatch):
             part = batch.rows(micro)
             cols = part.response_mask.shape[1]
-            logp, entropy = _score(model, part, settings.chunk_tokens)
+            logp, entropy = _score(model, part, settings.chunk_tokens, settings.temperature)
             loss, metrics = policy_loss(
                 logp,
                 old_logp[micro, :cols],
@@ -103,10 +108,19 @@ def update_policy(
                 break
             loss.backward()
             loss_sum += float(loss.detach())
+            dropped_units += metrics.pop(DROPPED_AGG_UNITS, 0.0)
             entropy_sum += float((entropy.detach().float() * part.response_mask).sum())
             micro_metrics.append(
                 {**metrics, "_weight": float(part.response_mask.sum()) / max(n_tokens, 1.0)}
             )
+        if finite and 0 < dropped_units < normalizer:
+            # Dropped responses leave the divisor too (official FIPO code divides by the kept
+            # tokens): the accumulated sum over kept tokens / N becomes / (N - dropped).
+            scale = normalizer / (normalizer - dropped_units)
+            for param in model.parameters():
+                if param.grad is not None:
+                    param.grad.mul_(scale)
+            loss_sum *= scale
         grad_norm = _clip_grad_norm(model, settings.max_grad_norm) if finite else math.nan
         if not (finite and math.isfinite(grad_norm)):
             # A NaN/inf loss or gradient never reaches the weights or Adam's moments.
@@ -131,10 +145,12 @@ def update_policy(
 
 
 def _score(
-    model: torch.nn.Module, part: RolloutBatch, chunk_tokens: int | None
+    model: torch.nn.Module, part: RolloutBatch, chunk_tokens: int | None, temperature: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
     kwargs = {} if chunk_tokens is None else {"chunk_tokens": chunk_tokens}
-    return score_tokens(model, part.input_ids, part.attention_mask, **kwargs)
+    return score_tokens(
+        model, part.input_ids, part.attention_mask, temperature=temperature, **kwargs
+    )
 
 
 def _clip_grad_norm(model: torch.nn.Module, max_norm: float) -> float:
