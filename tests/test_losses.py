@@ -365,3 +365,16 @@ def test_micro_batches_rescaled_by_dropped_units_equal_the_full_batch_fipo_gradi
     rescaled = accumulated * normalizer / (normalizer - dropped)
     assert torch.allclose(rescaled, full_grad, atol=1e-7, rtol=0)
     assert not torch.allclose(accumulated, full_grad, atol=1e-7, rtol=0)  # the rescale matters
+
+
+def test_dr_grpo_divisor_is_a_constant_length_not_the_padded_width():
+    """seq-mean-token-sum-norm divides by B * max_response_tokens when the trainer gives it:
+    the same responses padded to different widths get the same divisor (and loss)."""
+    narrow, wide = torch.ones(3, 5), torch.zeros(3, 9)
+    wide[:, :5] = 1
+    agg = "seq-mean-token-sum-norm"
+    assert agg_normalizer(narrow, agg) != agg_normalizer(wide, agg)  # width-based fallback
+    fixed = [agg_normalizer(m, agg, max_response_tokens=64) for m in (narrow, wide)]
+    assert fixed == [3 * 64.0, 3 * 64.0]
+    with pytest.raises(ValueError, match="max_response_tokens"):
+        agg_normalizer(narrow, agg, max_response_tokens=0)

@@ -295,12 +295,13 @@ def policy_loss(
     return loss, _to_floats(metrics)
 
 
-def agg_normalizer(mask: Tensor, agg: AggMode) -> float:
+def agg_normalizer(mask: Tensor, agg: AggMode, *, max_response_tokens: int | None = None) -> float:
     """The divisor `agg` uses for a batch with this response mask [B, L].
 
     token-mean: number of response tokens; seq-mean-token-mean: number of non-empty responses;
-    seq-mean-token-sum-norm: B * L (Dr. GRPO's constant length normaliser, per response).
-    All three add up over micro-batches of equal L.
+    seq-mean-token-sum-norm: B * max_response_tokens (Dr. GRPO's constant length normaliser;
+    the mask's width L when not given, which varies with padding from batch to batch).
+    All three add up over micro-batches.
     """
     _check_choice("agg", agg, get_args(AggMode))
     valid = mask.bool()
@@ -308,7 +309,9 @@ def agg_normalizer(mask: Tensor, agg: AggMode) -> float:
         return float(valid.sum().item())
     if agg == "seq-mean-token-mean":
         return float(valid.any(dim=1).sum().item())
-    return float(valid.shape[0] * valid.shape[1])
+    if max_response_tokens is not None and max_response_tokens < 1:
+        raise ValueError(f"max_response_tokens must be >= 1; got {max_response_tokens}")
+    return float(valid.shape[0] * (max_response_tokens or valid.shape[1]))
 
 
 def _aggregate(

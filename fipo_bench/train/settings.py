@@ -59,6 +59,7 @@ def derive_settings(cfg: TrainConfig) -> TrainerSettings:
             max_grad_norm=cfg.grad_clip,
             chunk_tokens=cfg.logprob_chunk_tokens,
             temperature=cfg.temperature,
+            max_response_tokens=cfg.max_response_tokens,
         ),
         lr=cfg.lr,
         weight_decay=cfg.weight_decay,

@@ -28,6 +28,8 @@ class UpdateSettings:
     # The policy that sampled is softmax(logits / T): old and new log-probs are scored at the
     # rollout temperature, as verl does, so the ratio compares the sampling policy.
     temperature: float = 1.0
+    # Dr. GRPO's constant per-response length (agg seq-mean-token-sum-norm); None: batch width
+    max_response_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,11 @@ def update_policy(
         # Every micro-batch divides by the whole mini-batch's divisor (token-mean: its token
         # count), so the accumulated gradient equals the full mini-batch gradient (DESIGN.md,
         # aggregation) and not a mean of micro-batch means.
-        normalizer = agg_normalizer(batch.response_mask[rows], loss_config.agg)
+        normalizer = agg_normalizer(
+            batch.response_mask[rows],
+            loss_config.agg,
+            max_response_tokens=settings.max_response_tokens,
+        )
         n_tokens = float(batch.response_mask[rows].sum())
         finite = n_tokens > 0 and normalizer > 0
         loss_sum = 0.0
