@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -62,8 +63,10 @@ def demo(
     console.print(summary)
     for path in result.reports:
         console.print(f"report: {path}")
+    # The command as the user typed it (".venv/bin/fipo-bench" when not on PATH)
+    exe = sys.argv[0] if Path(sys.argv[0]).name == "fipo-bench" else "fipo-bench"
     console.print(
-        "next: [bold]fipo-bench dashboard --db "
+        f"next: [bold]{shlex.quote(exe)} dashboard --db "
         f"{shlex.quote(str(plan.db_path))}[/bold]  (then open the URL it prints)"
     )
 
