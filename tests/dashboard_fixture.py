@@ -32,23 +32,6 @@ class DashboardDb:
     run_ids: tuple[str, str]
 
 
-def build_tiny_model(out_dir: Path, *, seed: int = 0) -> Path:
-    """A randomly initialised tiny Qwen2 checkpoint (used when conftest has no tiny_model_dir)."""
-    import torch
-    from transformers import Qwen2ForCausalLM
-
-    from fipo_bench.models.config import TinyModelConfig
-    from fipo_bench.models.tokenizer import save_char_tokenizer
-
-    torch.manual_seed(seed)
-    cfg = TinyModelConfig(
-        hidden_size=64, num_layers=2, num_heads=2, num_kv_heads=1, intermediate_size=128
-    )
-    Qwen2ForCausalLM(cfg.to_qwen2_config()).save_pretrained(out_dir)
-    save_char_tokenizer(out_dir)
-    return out_dir
-
-
 def _load(model_dir: Path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -299,16 +282,10 @@ def _source_key(base_dir: Path) -> str:
 def cached_dashboard_db(request, tmp_path_factory) -> DashboardDb:
     """The fixture database, reused across pytest runs through pytest's cache folder.
 
-    The base model is conftest's `tiny_model_dir` (the warmed-up embedded model) when that
-    fixture exists, else a random tiny Qwen2. A finished build leaves a marker file; an
-    interrupted one is rebuilt from scratch.
+    The base model is conftest's `tiny_model_dir` (the warmed-up embedded model). A finished
+    build leaves a marker file; an interrupted one is rebuilt from scratch.
     """
-    import pytest
-
-    try:
-        base_dir = Path(request.getfixturevalue("tiny_model_dir"))
-    except pytest.FixtureLookupError:
-        base_dir = build_tiny_model(tmp_path_factory.mktemp("dashboard_base"))
+    base_dir = Path(request.getfixturevalue("tiny_model_dir"))
     root = Path(request.config.cache.mkdir(f"dashboard-db-{_source_key(base_dir)}"))
     marker = root / "built.json"
     if marker.exists():

@@ -1,18 +1,16 @@
 """Token-level credit between two checkpoints (issue 6 item 1).
 
-The model pair: the embedded tiny model (or, before its fixture exists, a random Qwen2 of the
-same kind with a character tokenizer) as the reference, and a copy of it whose weights are
-perturbed with seeded noise and saved as the "trained" checkpoint (simpler than driving the
-trainer, and it moves every token's log-prob). The evaluator stores real samples of the
-checkpoint; credit is then computed by `fipo-bench credit` / `run_credit` and checked against
-an independent recomputation.
+The model pair: the embedded tiny model (conftest's `tiny_model_dir`) as the reference, and a
+copy of it whose weights are perturbed with seeded noise and saved as the "trained" checkpoint
+(simpler than driving the trainer, and it moves every token's log-prob). The evaluator stores
+real samples of the checkpoint; credit is then computed by `fipo-bench credit` / `run_credit`
+and checked against an independent recomputation.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-import string
 from pathlib import Path
 
 import numpy as np
@@ -36,38 +34,6 @@ N_SAMPLES = 3
 SETTINGS = {"influence_low": 0.8, "influence_high": 1.2, "safety_threshold": 1.02}
 
 
-def _char_tokenizer(out: Path, vocab: dict[str, int]) -> None:
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
-    tok.decoder = decoders.Fuse()
-    PreTrainedTokenizerFast(
-        tokenizer_object=tok, eos_token="<|endoftext|>", unk_token="<unk>", pad_token="<pad>"
-    ).save_pretrained(out)
-
-
-def _vocab() -> dict[str, int]:
-    return {t: i for i, t in enumerate(["<|endoftext|>", "<unk>", "<pad>", *string.printable])}
-
-
-def build_random_model(out: Path, seed: int = 0) -> Path:
-    """A random 2-layer Qwen2 (head size 32) with a character tokenizer, saved as HF."""
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    vocab = _vocab()
-    _char_tokenizer(out, vocab)
-    torch.manual_seed(seed)
-    config = Qwen2Config(
-        vocab_size=len(vocab), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=32768,
-        eos_token_id=0, pad_token_id=2, tie_word_embeddings=False, initializer_range=0.1,
-    )  # fmt: skip
-    Qwen2ForCausalLM(config).save_pretrained(out)
-    return out
-
-
 def perturbed_copy(base: Path, out: Path, *, scale: float = 0.03, seed: int = 1) -> Path:
     """The 'trained' checkpoint: base weights + seeded Gaussian noise, tokenizer copied."""
     from transformers import AutoModelForCausalLM
@@ -85,10 +51,7 @@ def perturbed_copy(base: Path, out: Path, *, scale: float = 0.03, seed: int = 1)
 @pytest.fixture(scope="module")
 def pair(request, tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("pair")
-    try:
-        base = Path(request.getfixturevalue("tiny_model_dir"))
-    except pytest.FixtureLookupError:
-        base = build_random_model(root / "base")
+    base = Path(request.getfixturevalue("tiny_model_dir"))
     return base, perturbed_copy(base, root / "ckpt")
 
 

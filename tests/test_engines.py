@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import string
 from pathlib import Path
 
 import pytest
@@ -20,42 +19,10 @@ from fipo_bench.errors import EngineError, ModelError
 PROMPTS = ["12+7=", "Compute 3*4-5.\n", "x"]
 
 
-def build_random_qwen2(out: Path, seed: int = 0) -> Path:
-    """A random 2-layer Qwen2 (head size 32) with a character-level tokenizer, saved as HF."""
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
-
-    vocab = {t: i for i, t in enumerate(["<|endoftext|>", "<unk>", *string.printable])}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
-    tok.decoder = decoders.Fuse()
-    PreTrainedTokenizerFast(
-        tokenizer_object=tok, eos_token="<|endoftext|>", unk_token="<unk>", pad_token="<unk>"
-    ).save_pretrained(out)
-    torch.manual_seed(seed)
-    config = Qwen2Config(
-        vocab_size=len(vocab),
-        hidden_size=128,
-        intermediate_size=256,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        eos_token_id=0,
-        tie_word_embeddings=False,
-        initializer_range=0.1,
-    )
-    Qwen2ForCausalLM(config).save_pretrained(out)
-    return out
-
-
 @pytest.fixture(scope="module")
-def model_dir(request, tmp_path_factory) -> Path:
-    """The embedded tiny model when its fixture exists, else a random Qwen2 of the same shape."""
-    try:
-        return Path(request.getfixturevalue("tiny_model_dir"))
-    except pytest.FixtureLookupError:
-        return build_random_qwen2(tmp_path_factory.mktemp("random_qwen2"))
+def model_dir(request) -> Path:
+    """The embedded tiny model (conftest's cached build)."""
+    return Path(request.getfixturevalue("tiny_model_dir"))
 
 
 @pytest.fixture(scope="module")

@@ -106,13 +106,8 @@ def _child(model_dir: str, out_file: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def model_dir(request, tmp_path_factory) -> Path:
-    try:
-        return Path(request.getfixturevalue("tiny_model_dir"))
-    except pytest.FixtureLookupError:
-        from test_engines import build_random_qwen2
-
-        return build_random_qwen2(tmp_path_factory.mktemp("random_qwen2"))
+def model_dir(request) -> Path:
+    return Path(request.getfixturevalue("tiny_model_dir"))
 
 
 @pytest.fixture(scope="module")
