@@ -142,7 +142,9 @@ def test_micro_batched_update_equals_one_full_batch_loss(micro: int, agg: str):
     batch = build_batch(rollouts, pad_token_id=0)
     groups = [r.group for r in rollouts]
     loss_config = LossConfig(mode="fipo", agg=agg)
-    base = _policy()
+    # float64: both sides sum the same terms in a different order; in float32 that order alone
+    # moves the result by ~1e-6, as much as a real scaling bug would on some parameters.
+    base = _policy().double()
     old_logp, _ = score_rows(base, batch, range(batch.size), samples_per_microbatch=8)
     # perturb old_logp so ratios differ from 1 and the clip is active somewhere
     old_logp = old_logp + 0.3 * batch.response_mask * torch.linspace(-1, 1, old_logp.shape[1])
@@ -162,4 +164,4 @@ def test_micro_batched_update_equals_one_full_batch_loss(micro: int, agg: str):
     )
     update_policy(policy, optimizer, batch, groups, old_logp, loss_config, settings)
     after = torch.cat([p.detach().flatten() for p in policy.parameters()])
-    torch.testing.assert_close(before - after, expected, rtol=0, atol=1e-6)
+    torch.testing.assert_close(before - after, expected, rtol=1e-9, atol=1e-12)
