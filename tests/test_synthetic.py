@@ -1,88 +1,178 @@
-"""The synthetic arithmetic task: exact answers, faithful traces, disjoint splits, seeded sets."""
+"""The synthetic arithmetic task and its traces: exact answers, true arithmetic in every style,
+caught slips, disjoint splits, seeded sets, levels read from data."""
 
 from __future__ import annotations
 
+import random
 import re
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fipo_bench.errors import DataError
+from fipo_bench.analysis.pivots import Lexicon
+from fipo_bench.analysis.settings import DEFAULT_LEXICON
+from fipo_bench.errors import ConfigError, DataError
+from fipo_bench.models import traces
 from fipo_bench.tasks import synthetic
 from fipo_bench.tasks.problem import Problem
 from fipo_bench.verify import check_many
 
-STEP = re.compile(r"^(-?\d+) ([-+*]) (-?\d+) = (-?\d+)$")
+# `a op b = r` with an optional `(r op' b = a)` check and `, not x` verdict
+LINE = re.compile(
+    r"^(-?\d+) ([-+]) (-?\d+) = (-?\d+)(?: \((-?\d+) ([-+]) (-?\d+) = (-?\d+)(, not (-?\d+))?\))?"
+)
 
 
 def _problem(text: str) -> Problem:
     return Problem("synthetic", synthetic.problem_id_of(text), text, str(synthetic.evaluate(text)))
 
 
+def _check(a: int, op: str, b: int, result: int) -> str:
+    """The inverse operation written out (a's own recovery when result is right)."""
+    inverse = "-" if op == "+" else "+"
+    return f"{result} {inverse} {b} = {synthetic.apply(result, inverse, b)}"
+
+
+def _slips(problem: Problem) -> list[traces.Slip]:
+    n_steps = len(synthetic.parse_expression(problem.problem)[1])
+    return [traces.Slip(step, offset) for step in range(n_steps) for offset in (-2, -1, 1, 2)]
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     operands=st.lists(st.integers(0, 99), min_size=2, max_size=6),
-    op_choices=st.lists(st.sampled_from("+-*"), min_size=5, max_size=5),
+    op_choices=st.lists(st.sampled_from("+-"), min_size=5, max_size=5),
 )
-def test_answer_equals_python_arithmetic_and_trace_ends_in_it(operands, op_choices):
-    """The gold answer is the expression's value with the usual precedence (Python's eval as an
-    independent oracle), and the trace's last line is `Answer: <that value>`."""
+def test_answer_equals_python_arithmetic_and_every_style_ends_in_it(operands, op_choices):
+    """The gold answer is the chain's value (Python's eval as an independent oracle), and the
+    last line of every style's trace is `Answer: <that value>`."""
     text = synthetic.format_expression(operands, op_choices[: len(operands) - 1])
     assert synthetic.evaluate(text) == eval(text)
-    for fraction in (0.0, 1.0):
-        trace = synthetic.gold_trace(_problem(text), wait_fraction=fraction)
-        assert trace.splitlines()[-1] == f"Answer: {eval(text)}"
+    problem = _problem(text)
+    for style in traces.STYLES:
+        trace = traces.write_trace(problem, style)
+        assert trace.text.splitlines()[-1] == f"Answer: {eval(text)}"
+    for slip in _slips(problem)[:3]:
+        assert traces.write_trace(problem, "checked", slip).text.endswith(f"Answer: {eval(text)}")
 
 
-def test_every_step_is_correct_arithmetic_after_any_correction():
-    """Each trace line states a true equation (the correction, when there is one), a slipped
-    line states a false one before "Wait,", and the steps chain to the answer."""
-    problems = synthetic.load_problems("train", n=300, levels=[1, 2, 3, 4, 5])
+def _parsed_lines(trace_text: str) -> list[tuple[re.Match, re.Match | None]]:
+    """(first statement, corrected statement or None) per derivation line."""
+    out = []
+    for line in trace_text.splitlines()[:-1]:
+        first, _, corrected = line.partition(f" {traces.WAIT_PHRASE} ")
+        out.append((LINE.match(first), LINE.match(corrected) if corrected else None))
+    return out
+
+
+def test_every_number_is_true_arithmetic_except_the_slipped_result():
+    """In each style, every line's equation and every check is true arithmetic, except a slipped
+    result, whose check (true arithmetic on the wrong number) recovers another operand, says
+    `not <operand>`, and is followed by the reflection phrase and the corrected line; the lines
+    chain (each starts from the previous result) to the answer."""
+    problems = synthetic.load_problems("train", n=150, levels=[1, 2, 3, 4, 5])
     for problem in problems:
-        lines = synthetic.gold_trace(problem, wait_fraction=0.5).splitlines()
-        previous = None
-        for line in lines[:-1]:
-            if synthetic.WAIT_PHRASE in line:
-                slipped, corrected = line.split(f". {synthetic.WAIT_PHRASE} ")
-                a, op, b, wrong = STEP.match(slipped).groups()
-                assert wrong != corrected.rsplit(" = ", 1)[1]
-                assert corrected.startswith(f"{a} {op} {b} = ")
-                line = corrected
-            a, op, b, result = STEP.match(line).groups()
-            assert int(result) == eval(f"{a} {op} {b}")
-            previous = int(result)
-        assert lines[-1] == f"Answer: {previous}" == f"Answer: {problem.answer}"
+        operands, _ = synthetic.parse_expression(problem.problem)
+        for style, slip in [("steps", None), ("checked", None)] + [
+            ("checked", s) for s in _slips(problem)[::3]
+        ]:
+            trace = traces.write_trace(problem, style, slip)
+            previous = operands[0]
+            for step, (first, corrected) in enumerate(_parsed_lines(trace.text)):
+                a, op, b, result = (int(first[1]), first[2], int(first[3]), int(first[4]))
+                assert a == previous and b == operands[step + 1]
+                slipped = slip is not None and slip.step == step
+                assert (result == synthetic.apply(a, op, b)) != slipped
+                if style == "steps":
+                    assert first[5] is None and corrected is None
+                    previous = result
+                    continue
+                check_a, check_op, check_b, recovered = (
+                    int(first[5]),
+                    first[6],
+                    int(first[7]),
+                    int(first[8]),
+                )
+                assert (check_a, check_b) == (result, b) and check_op != op
+                assert recovered == synthetic.apply(check_a, check_op, check_b)
+                assert (recovered != a) == slipped == (first[9] is not None)
+                assert (corrected is not None) == slipped
+                if slipped:
+                    assert int(first[10]) == a
+                    truth = synthetic.apply(a, op, b)
+                    assert corrected[0] == f"{a} {op} {b} = {truth} ({_check(a, op, b, truth)})"
+                previous = synthetic.apply(a, op, b)
+            assert (
+                trace.text.splitlines()[-1] == f"Answer: {previous}" == f"Answer: {problem.answer}"
+            )
 
 
-def test_traces_verify_to_their_own_answers():
-    """The project's verifier accepts every gold trace (slipped ones included) for its own
-    answer and rejects it for a neighbouring integer."""
-    problems = synthetic.load_problems("test", n=200, levels=[1, 2, 3, 4, 5])
-    traces = [synthetic.gold_trace(p, wait_fraction=0.5) for p in problems]
-    right = check_many([(p.answer, t) for p, t in zip(problems, traces, strict=True)])
+def test_the_slipped_result_is_the_only_untrained_span():
+    """A slipped trace marks exactly the wrong number as untrained (the warm-up teaches catching
+    slips, not making them); clean traces mark nothing."""
+    problem = _problem("7 + 5 - 3")
+    assert traces.write_trace(problem, "checked").untrained is None
+    assert traces.write_trace(problem, "steps").untrained is None
+    slipped = traces.write_trace(problem, "checked", traces.Slip(step=1, offset=2))
+    start, end = slipped.untrained
+    assert slipped.text[start:end] == "11"  # 12 - 3 = 9, written as 11
+    assert slipped.text[:start].endswith("12 - 3 = ")
+
+
+def test_traces_verify_to_their_own_answers_and_styles_are_recognised():
+    """The project's verifier accepts every trace (slipped ones included) for its own answer and
+    rejects it for a neighbouring integer; `response_style` names the style each was written in,
+    and the reflection lexicon finds the self-reflection phrase exactly in the slipped ones."""
+    problems = synthetic.load_problems("test", n=120, levels=[1, 2, 3, 5])
+    rng = random.Random(0)
+    written = [traces.draw_trace(p, traces.StyleMix(slip_fraction=0.5), rng) for p in problems]
+    right = check_many([(p.answer, t.text) for p, t in zip(problems, written, strict=True)])
     assert all(r.correct and r.status == "ok" for r in right)
-    wrong = check_many([(str(int(p.answer) + 1), t) for p, t in zip(problems, traces, strict=True)])
+    wrong = check_many(
+        [(str(int(p.answer) + 1), t.text) for p, t in zip(problems, written, strict=True)]
+    )
     assert not any(r.correct for r in wrong)
+    assert [traces.response_style(t.text) for t in written] == [t.style for t in written]
+    lexicon = Lexicon.compile(DEFAULT_LEXICON)
+    for trace in written:
+        assert (lexicon.count(trace.text) > 0) == (trace.untrained is not None)
+        assert traces.caught_slips(trace.text) == (trace.untrained is not None)
+    assert traces.response_style("= 5\nAnswer: 5") == "other"
 
 
-@pytest.mark.parametrize("fraction", [0.0, 0.1, 0.3, 1.0])
-def test_wait_fraction_matches_the_setting(fraction):
-    """The share of traces with a "Wait," correction is the configured fraction (within 4
-    binomial standard deviations over 2000 problems; exact at 0 and 1)."""
-    problems = synthetic.load_problems("train", n=2000, levels=[2, 3, 4])
-    share = sum("Wait," in synthetic.gold_trace(p, wait_fraction=fraction) for p in problems)
-    share /= len(problems)
-    tolerance = 4 * (fraction * (1 - fraction) / len(problems)) ** 0.5
-    assert abs(share - fraction) <= tolerance
-    # Exactly one correction per slipped trace.
-    assert all(synthetic.gold_trace(p, wait_fraction=1.0).count("Wait,") == 1 for p in problems)
+def test_drawn_styles_and_slips_follow_the_mix():
+    """Over 3000 draws each style's share and the share of checked traces with a slip are within
+    4 binomial standard deviations of the configured values; a zero share never appears."""
+    problems = synthetic.load_problems("train", n=3000, levels=[2, 3])
+    mix = traces.StyleMix(direct=0.2, steps=0.5, checked=0.3, slip_fraction=0.4)
+    rng = random.Random(1)
+    written = [traces.draw_trace(p, mix, rng) for p in problems]
+
+    def within(count: int, total: int, p: float) -> bool:
+        return abs(count / total - p) <= 4 * (p * (1 - p) / total) ** 0.5
+
+    for style, share in mix.shares.items():
+        assert within(sum(t.style == style for t in written), len(written), share)
+    checked = [t for t in written if t.style == "checked"]
+    assert within(sum(t.untrained is not None for t in checked), len(checked), mix.slip_fraction)
+    only_steps = traces.StyleMix(direct=0.0, steps=1.0, checked=0.0)
+    assert {traces.draw_trace(p, only_steps, rng).style for p in problems[:200]} == {"steps"}
 
 
-def test_a_problem_keeps_its_trace():
-    """Traces are a function of the problem: repeated calls give the same text."""
-    problem = synthetic.load_problems("test", n=1)[0]
-    assert synthetic.gold_trace(problem) == synthetic.gold_trace(problem)
+def test_a_slip_never_writes_a_negative_result_into_a_nonnegative_level():
+    """Bounded levels have no negative values; a slipped result below zero would be a tell-tale
+    the model could spot without checking, so the slip goes upward instead."""
+    rng = random.Random(2)
+    offsets = set()
+    for problem in synthetic.load_problems("train", n=400, levels=[1, 2, 3]):
+        trace = traces.draw_trace(problem, traces.StyleMix(0, 0, 1, slip_fraction=1.0), rng)
+        start, end = trace.untrained
+        assert int(trace.text[start:end]) >= 0
+        line = trace.text[:end].rsplit("\n", 1)[-1]
+        a, op, b = line.split(" = ")[0].split(" ")
+        offsets.add(int(trace.text[start:end]) - synthetic.apply(int(a), op, int(b)))
+    assert offsets == {-2, -1, 1, 2}
 
 
 def test_train_and_test_never_share_a_problem():
@@ -92,7 +182,6 @@ def test_train_and_test_never_share_a_problem():
     for level in (1, 2, 3):
         capacity = synthetic._capacity(synthetic.LEVELS[level], "test")
         test_texts |= {p.problem for p in synthetic.load_problems("test", n=capacity, levels=level)}
-    assert len(test_texts) > 0.15 * sum(synthetic.LEVELS[lv].space_size for lv in (1, 2, 3))
     for seed in (0, 1):
         train = synthetic.load_problems("train", n=20_000, seed=seed)
         assert not test_texts & {p.problem for p in train}
@@ -102,7 +191,7 @@ def test_train_and_test_never_share_a_problem():
 
 
 def test_sampled_levels_are_disjoint_too():
-    """Levels too large to enumerate (2-digit operands) still split by hash."""
+    """Levels too large to enumerate still split by hash."""
     test = synthetic.load_problems("test", n=500, levels=[4])
     train = synthetic.load_problems("train", n=5000, levels=[4])
     assert not {p.problem for p in test} & {p.problem for p in train}
@@ -131,15 +220,21 @@ def test_levels_are_spread_evenly_within_capacity():
     assert len(problems) == 300
 
 
-def test_levels_set_difficulty():
-    """Operation count and operand size follow the level (level 5 has multiplications)."""
+def test_levels_set_difficulty_as_the_levels_file_says():
+    """Each level's problems have its operation count, operand range and operators, and every
+    running value stays within its bound (the levels file is the one definition)."""
+    assert synthetic.LEVELS_FILE.name == "synthetic_levels.toml"
     for level, spec in synthetic.LEVELS.items():
         for problem in synthetic.load_problems("train", n=100, levels=level):
             operands, ops = synthetic.parse_expression(problem.problem)
             assert len(ops) == spec.n_ops
             assert max(operands) <= spec.max_operand
             assert set(ops) <= set(spec.ops)
-    assert any("*" in p.problem for p in synthetic.load_problems("train", n=50, levels=5))
+            if spec.max_value is not None:
+                values = synthetic.running_values(operands, ops)
+                assert min(values) >= 0 and max(values) <= spec.max_value
+    unbounded = synthetic.load_problems("train", n=200, levels=5)
+    assert any(int(p.answer) < 0 for p in unbounded)
 
 
 def test_default_sizes():
@@ -161,8 +256,21 @@ def test_bad_arguments_name_the_value(kwargs, message):
         synthetic.load_problems(**kwargs)
 
 
-def test_bad_level_and_fraction_name_the_value():
-    with pytest.raises(DataError, match="ops='/'"):
-        synthetic.Level(n_ops=1, max_operand=9, ops="/")
-    with pytest.raises(DataError, match=re.escape("wait_fraction=1.5")):
-        synthetic.gold_trace(synthetic.load_problems("test", n=1)[0], wait_fraction=1.5)
+def test_bad_levels_mixes_and_files_name_the_value(tmp_path):
+    with pytest.raises(DataError, match="ops='\\*'"):
+        synthetic.Level(n_ops=1, max_operand=9, ops="*")
+    with pytest.raises(DataError, match="max_value=5"):
+        synthetic.Level(n_ops=1, max_operand=9, max_value=5)
+    with pytest.raises(ConfigError, match="sum to 1"):
+        traces.StyleMix(direct=0.5, steps=0.5, checked=0.5)
+    with pytest.raises(ConfigError, match=re.escape("slip_fraction=1.5")):
+        traces.StyleMix(slip_fraction=1.5)
+    with pytest.raises(ConfigError, match="style 'fast'"):
+        traces.write_trace(_problem("1 + 2"), "fast")
+    broken = tmp_path / "levels.toml"
+    broken.write_text("default = [1]\n[levels.1]\nn_ops = 0\nmax_operand = 9\n")
+    with pytest.raises(DataError, match="n_ops=0"):
+        synthetic._read_levels(broken)
+    broken.write_text("default = [2]\n[levels.1]\nn_ops = 1\nmax_operand = 9\n")
+    with pytest.raises(DataError, match=r"default \[2\]"):
+        synthetic._read_levels(broken)

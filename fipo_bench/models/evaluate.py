@@ -16,7 +16,7 @@ def sample_responses(
     *,
     seed: int,
     temperature: float = 1.0,
-    max_new_tokens: int = 128,
+    max_new_tokens: int = 192,
     batch_size: int = 200,
 ) -> list[str]:
     """One sampled response per problem (raw prompt, left-padded batches, plain sampling)."""

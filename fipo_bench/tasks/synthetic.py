@@ -1,15 +1,10 @@
-"""The embedded verifiable task: seeded multi-step integer arithmetic with gold traces.
+"""The embedded verifiable task: seeded multi-step integer arithmetic, in disjoint splits.
 
-A problem is an expression such as `3 + 4 - 2`; its gold trace reduces it one operation per line
-(multiplications first, then left to right) and ends in `Answer: N`, the DAPO protocol, so the
-same verifier serves AIME and this task:
-
-    3 + 4 = 7
-    7 - 2 = 5
-    Answer: 5
-
-A configurable fraction of traces contains one slip followed by a correction introduced by
-"Wait," (`3 + 4 = 8. Wait, let me re-check: 3 + 4 = 7`), a self-reflection the model can learn.
+A problem is a chain of additions and subtractions such as `3 + 4 - 2`, evaluated left to right;
+its answer is the integer value. The difficulty levels (operation count, operand range, a bound
+on every running value) are data: `data/synthetic_levels.toml`. How a solution is written (a
+direct answer, a step-by-step derivation, one with checks) is the warm-up's business:
+`fipo_bench.models.traces`.
 
 Train and test never share a problem: the split of a problem is a hash of its canonical text, so
 the partition is fixed by construction, whatever the seed or the size asked for.
@@ -21,19 +16,20 @@ import functools
 import hashlib
 import itertools
 import random
+import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from fipo_bench.errors import DataError
 from fipo_bench.tasks.problem import Problem
 
 DATASET = "synthetic"
 SPLITS = ("train", "test")
+OPS = "+-"
 TEST_FRACTION = 0.2  # share of the problem space (by hash) that belongs to the test split
-DEFAULT_LEVELS = (1, 2, 3)
 DEFAULT_SIZE = {"train": 2000, "test": 200}  # n=None
-DEFAULT_WAIT_FRACTION = 0.25
-WAIT_PHRASE = "Wait, let me re-check:"
+LEVELS_FILE = Path(__file__).resolve().parents[2] / "data" / "synthetic_levels.toml"
 # Levels whose whole space is at most this many problems are enumerated (exact capacity, no
 # rejection loops); larger ones are sampled, where a repeat is rare and simply redrawn.
 _ENUMERATE_MAX = 200_000
@@ -41,11 +37,13 @@ _ENUMERATE_MAX = 200_000
 
 @dataclass(frozen=True)
 class Level:
-    """One difficulty: `n_ops` operations on operands drawn from 0..max_operand."""
+    """One difficulty: `n_ops` operations on operands 0..max_operand; with `max_value`, every
+    running value (operands and intermediate results) stays within 0..max_value."""
 
     n_ops: int
     max_operand: int
-    ops: str = "+-"  # any of "+-*"
+    ops: str = OPS
+    max_value: int | None = None
 
     def __post_init__(self) -> None:
         if self.n_ops < 1:
@@ -54,26 +52,43 @@ class Level:
             raise DataError(
                 f"synthetic level max_operand={self.max_operand} is invalid; allowed: >= 1"
             )
-        if not self.ops or set(self.ops) - set("+-*") or len(set(self.ops)) != len(self.ops):
+        if not self.ops or set(self.ops) - set(OPS) or len(set(self.ops)) != len(self.ops):
             raise DataError(
-                f"synthetic level ops={self.ops!r} is invalid; allowed: a subset of '+-*'"
+                f"synthetic level ops={self.ops!r} is invalid; allowed: a subset of {OPS!r}"
+            )
+        if self.max_value is not None and self.max_value < self.max_operand:
+            raise DataError(
+                f"synthetic level max_value={self.max_value} is invalid; allowed: >= "
+                f"max_operand={self.max_operand}, or none"
             )
 
     @property
     def space_size(self) -> int:
-        """Number of distinct problems at this level (both splits together)."""
+        """Number of operand/operator combinations (before the running-value bound)."""
         return (self.max_operand + 1) ** (self.n_ops + 1) * len(self.ops) ** self.n_ops
 
+    def admits(self, operands: Sequence[int], ops: Sequence[str]) -> bool:
+        """Whether every running value stays within the level's bound."""
+        if self.max_value is None:
+            return True
+        return all(0 <= value <= self.max_value for value in running_values(operands, ops))
 
-# Named levels. 1-3 are what a ~2M-parameter char model learns in minutes on a CPU (the default
-# test split); 4-5 leave headroom (larger numbers, small multiplications).
-LEVELS: dict[int, Level] = {
-    1: Level(n_ops=1, max_operand=9),
-    2: Level(n_ops=2, max_operand=9),
-    3: Level(n_ops=3, max_operand=9),
-    4: Level(n_ops=3, max_operand=99),
-    5: Level(n_ops=3, max_operand=9, ops="+-*"),
-}
+
+def _read_levels(path: Path) -> tuple[dict[int, Level], tuple[int, ...]]:
+    """The named levels and the default list from the levels file; DataError naming the entry."""
+    try:
+        data = tomllib.loads(path.read_text())
+        levels = {int(name): Level(**spec) for name, spec in data["levels"].items()}
+        default = tuple(int(name) for name in data["default"])
+    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"synthetic levels file {path} is unreadable ({exc})") from exc
+    unknown = [name for name in default if name not in levels]
+    if unknown or not default:
+        raise DataError(f"synthetic levels file {path}: default {list(default)} names no levels")
+    return levels, default
+
+
+LEVELS, DEFAULT_LEVELS = _read_levels(LEVELS_FILE)
 
 
 def resolve_levels(levels: int | Level | Sequence[int | Level]) -> tuple[tuple[int, Level], ...]:
@@ -84,7 +99,9 @@ def resolve_levels(levels: int | Level | Sequence[int | Level]) -> tuple[tuple[i
     if isinstance(levels, int | Level):
         levels = [levels]
     if len(levels) == 0:
-        raise DataError("synthetic levels=() is empty; allowed: one or more of 1-5 or Level(...)")
+        raise DataError(
+            f"synthetic levels=() is empty; allowed: one or more of {sorted(LEVELS)} or Level(...)"
+        )
     resolved = []
     for position, level in enumerate(levels, start=1):
         if isinstance(level, Level):
@@ -98,7 +115,7 @@ def resolve_levels(levels: int | Level | Sequence[int | Level]) -> tuple[tuple[i
     return tuple(resolved)
 
 
-# ---------------------------------------------------------------- expressions and their traces
+# ---------------------------------------------------------------- expressions and their values
 
 
 def format_expression(operands: Sequence[int], ops: Sequence[str]) -> str:
@@ -119,31 +136,29 @@ def parse_expression(text: str) -> tuple[list[int], list[str]]:
     except ValueError as exc:
         raise DataError(f"synthetic problem {text!r} has a non-integer operand") from exc
     ops = tokens[1::2]
-    if set(ops) - set("+-*"):
-        raise DataError(f"synthetic problem {text!r} has an operator outside '+-*'")
+    if set(ops) - set(OPS):
+        raise DataError(f"synthetic problem {text!r} has an operator outside {OPS!r}")
     return operands, ops
 
 
-def _apply(a: int, op: str, b: int) -> int:
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    return a * b
+def apply(a: int, op: str, b: int) -> int:
+    return a + b if op == "+" else a - b
 
 
 def reduction_steps(operands: Sequence[int], ops: Sequence[str]) -> list[tuple[int, str, int, int]]:
-    """(a, op, b, result) per step: multiplications first, then + and - left to right."""
-    values, pending = list(operands), list(ops)
+    """(a, op, b, result) per step, left to right: one line of a step-by-step derivation each."""
     steps = []
-    while pending:
-        i = pending.index("*") if "*" in pending else 0
-        a, op, b = values[i], pending[i], values[i + 1]
-        result = _apply(a, op, b)
-        steps.append((a, op, b, result))
-        values[i : i + 2] = [result]
-        del pending[i]
+    value = operands[0]
+    for op, b in zip(ops, operands[1:], strict=True):
+        result = apply(value, op, b)
+        steps.append((value, op, b, result))
+        value = result
     return steps
+
+
+def running_values(operands: Sequence[int], ops: Sequence[str]) -> list[int]:
+    """The operands and every intermediate result, the numbers a derivation writes."""
+    return [*operands, *(step[3] for step in reduction_steps(operands, ops))]
 
 
 def evaluate(text: str) -> int:
@@ -152,7 +167,7 @@ def evaluate(text: str) -> int:
     return reduction_steps(operands, ops)[-1][3]
 
 
-def _unit_hash(*parts: object) -> float:
+def unit_hash(*parts: object) -> float:
     """Deterministic value in [0, 1) from the parts (stable across processes, unlike hash())."""
     digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
@@ -160,49 +175,14 @@ def _unit_hash(*parts: object) -> float:
 
 def split_of(text: str) -> str:
     """The split a problem belongs to, fixed by its canonical text."""
-    return "test" if _unit_hash("split", text) < TEST_FRACTION else "train"
+    return "test" if unit_hash("split", text) < TEST_FRACTION else "train"
 
 
 def problem_id_of(text: str) -> str:
     return "syn-" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def has_slip(problem: Problem, wait_fraction: float = DEFAULT_WAIT_FRACTION) -> bool:
-    """Whether the gold trace of this problem carries a slip + "Wait," correction.
-
-    Decided by a hash of the problem, so a problem's trace never changes between calls and the
-    share of slipped traces over many problems approaches `wait_fraction`.
-    """
-    _check_fraction(wait_fraction)
-    return _unit_hash("slip", problem.problem) < wait_fraction
-
-
-def gold_trace(problem: Problem, *, wait_fraction: float = DEFAULT_WAIT_FRACTION) -> str:
-    """Step-by-step solution ending in the line `Answer: N` (no trailing newline)."""
-    operands, ops = parse_expression(problem.problem)
-    steps = reduction_steps(operands, ops)
-    slip_step = -1
-    if has_slip(problem, wait_fraction):
-        slip_step = int(_unit_hash("slip-step", problem.problem) * len(steps))
-    lines = []
-    for i, (a, op, b, result) in enumerate(steps):
-        line = f"{a} {op} {b} = {result}"
-        if i == slip_step:
-            # An off-by-one or -two slip: the kind of error a model makes, and one it can catch.
-            offset = 1 + int(_unit_hash("slip-size", problem.problem) * 2)
-            wrong = result + (offset if _unit_hash("slip-sign", problem.problem) < 0.5 else -offset)
-            line = f"{a} {op} {b} = {wrong}. {WAIT_PHRASE} {line}"
-        lines.append(line)
-    lines.append(f"Answer: {steps[-1][3]}")
-    return "\n".join(lines)
-
-
 # ---------------------------------------------------------------------------- problem sets
-
-
-def _check_fraction(value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise DataError(f"synthetic wait_fraction={value} is invalid; allowed: 0.0..1.0")
 
 
 def _check_split(split: str) -> None:
@@ -221,9 +201,12 @@ def _make_problem(text: str, level_name: int, level: Level) -> Problem:
 
 
 def _random_text(level: Level, rng: random.Random) -> str:
-    operands = [rng.randint(0, level.max_operand) for _ in range(level.n_ops + 1)]
-    ops = [rng.choice(level.ops) for _ in range(level.n_ops)]
-    return format_expression(operands, ops)
+    """A problem of `level` drawn uniformly from those it admits (rejection sampling)."""
+    while True:
+        operands = [rng.randint(0, level.max_operand) for _ in range(level.n_ops + 1)]
+        ops = [rng.choice(level.ops) for _ in range(level.n_ops)]
+        if level.admits(operands, ops):
+            return format_expression(operands, ops)
 
 
 @functools.lru_cache(maxsize=32)
@@ -232,10 +215,23 @@ def _enumerate_split(level: Level, split: str) -> tuple[str, ...]:
     texts = []
     for operands in itertools.product(values, repeat=level.n_ops + 1):
         for ops in itertools.product(level.ops, repeat=level.n_ops):
-            text = format_expression(operands, ops)
-            if split_of(text) == split:
-                texts.append(text)
+            if level.admits(operands, ops):
+                text = format_expression(operands, ops)
+                if split_of(text) == split:
+                    texts.append(text)
     return tuple(texts)
+
+
+@functools.lru_cache(maxsize=32)
+def _admitted_share(level: Level) -> float:
+    """Share of a sampled level's combinations within its bound (a fixed seeded estimate)."""
+    rng = random.Random("synthetic-admitted")
+    draws = 4000
+    hits = 0
+    for _ in range(draws):
+        operands = [rng.randint(0, level.max_operand) for _ in range(level.n_ops + 1)]
+        hits += level.admits(operands, [rng.choice(level.ops) for _ in range(level.n_ops)])
+    return hits / draws
 
 
 def _capacity(level: Level, split: str) -> int:
@@ -243,7 +239,8 @@ def _capacity(level: Level, split: str) -> int:
     if level.space_size <= _ENUMERATE_MAX:
         return len(_enumerate_split(level, split))
     share = TEST_FRACTION if split == "test" else 1.0 - TEST_FRACTION
-    return int(level.space_size * share * 0.5)  # sampled levels: keep rejection cheap
+    # sampled levels: half the estimated space, so rejection of repeats stays cheap
+    return int(level.space_size * _admitted_share(level) * share * 0.5)
 
 
 def _allocate(n: int, capacities: Sequence[int]) -> list[int]:
