@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -10,7 +15,12 @@ from hypothesis import strategies as st
 
 from fipo_bench.cli import main
 from fipo_bench.errors import ConfigError
-from fipo_bench.models.build import BUILD_INFO_FILE, BuildSettings, build_tiny_model
+from fipo_bench.models.build import (
+    BUILD_INFO_FILE,
+    BuildSettings,
+    build_damage,
+    build_tiny_model,
+)
 from fipo_bench.models.config import VLLM_CPU_HEAD_SIZES, TinyModelConfig
 from fipo_bench.models.tokenizer import CHARACTERS, VOCAB_SIZE, build_char_tokenizer
 
@@ -220,3 +230,96 @@ def test_default_build_learns_the_task_and_leaves_room_for_rl(tiny_model_dir):
         torch.set_num_threads(threads)
     # 100 samples: 5% is far below the build's measured accuracy, far above a random model's 0.
     assert accuracy >= 0.05
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (
+            lambda d: (d / "model.safetensors").write_bytes(
+                (d / "model.safetensors").read_bytes()[:999]
+            ),
+            "model.safetensors differs",
+        ),
+        (lambda d: (d / "model.safetensors").write_bytes(b""), "model.safetensors differs"),
+        (lambda d: (d / "config.json").write_text("[1, 2, 3]"), "config.json differs"),
+        (lambda d: (d / "tokenizer.json").unlink(), "tokenizer.json is missing"),
+    ],
+)
+def test_a_damaged_build_is_rebuilt_not_reused(tmp_path, capsys, damage, reason):
+    """build-tiny checks every file against the checksums its record holds: a truncated,
+    emptied, rewritten or missing file makes it rebuild (saying what was wrong), and the rebuilt
+    weights are the ones an undamaged build of the same settings has."""
+    out = tmp_path / "model"
+    args = ["model", "build-tiny", "--out", str(out), "--steps", "2", "--eval-problems", "0"]
+    assert main(args) == 0
+    intact = _weights(out)
+    capsys.readouterr()
+    damage(out)
+    info = json.loads((out / BUILD_INFO_FILE).read_text())
+    assert reason in build_damage(out, info)
+
+    assert main(args) == 0
+    said = capsys.readouterr().out
+    assert "rebuilt" in said and reason in said
+    assert build_damage(out, json.loads((out / BUILD_INFO_FILE).read_text())) is None
+    rebuilt = _weights(out)
+    assert all((rebuilt[name] == intact[name]).all() for name in intact)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no staging left
+
+
+def test_a_build_record_without_checksums_is_not_trusted(tmp_path):
+    """A directory whose fipo_build.json lists no checksums (hand-made, or damaged) is
+    rebuilt rather than reused on the record's word."""
+    out = tmp_path / "model"
+    build_tiny_model(out, _quick())
+    info = json.loads((out / BUILD_INFO_FILE).read_text())
+    del info["files"]
+    (out / BUILD_INFO_FILE).write_text(json.dumps(info))
+    result = build_tiny_model(out, _quick())
+    assert not result.reused and "records no checksums" in result.repaired
+
+
+@pytest.mark.slow
+def test_a_killed_build_leaves_no_staging_behind_after_the_next_run(tmp_path):
+    """SIGKILL during build-tiny's warm-up leaves its hidden staging folder (nothing can clean up
+    after a kill); the next build-tiny into the same --out removes it and publishes a build."""
+    out = tmp_path / "bt2"
+    cmd = [sys.executable, "-m", "fipo_bench", "model", "build-tiny", "--out", str(out)]
+    killed = subprocess.Popen(
+        [*cmd, "--steps", "100000", "--eval-problems", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not list(tmp_path.glob(".bt2.tmp-*")) and time.monotonic() < deadline:
+            assert killed.poll() is None, "build-tiny ended before it started staging"
+            time.sleep(0.2)
+        os.kill(killed.pid, signal.SIGKILL)
+    finally:
+        killed.wait()
+    stale = list(tmp_path.glob(".bt2.tmp-*"))
+    assert len(stale) == 1 and str(killed.pid) in stale[0].name
+
+    done = subprocess.run(
+        [*cmd, "--steps", "2", "--eval-problems", "0"], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bt2"]
+    assert build_damage(out, json.loads((out / BUILD_INFO_FILE).read_text())) is None
+
+
+def test_a_live_builds_staging_is_kept(tmp_path):
+    """Only staging folders of processes that are gone are removed: this process's own (a
+    build in progress) stays."""
+    from fipo_bench.models.build import remove_stale_staging
+
+    live = tmp_path / f".model.tmp-{os.getpid()}-abcd1234"
+    live.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    gone = tmp_path / f".model.tmp-{dead.pid}-abcd1234"
+    gone.mkdir()
+    assert remove_stale_staging(tmp_path / "model") == [gone]
+    assert live.is_dir() and not gone.exists()

@@ -53,8 +53,10 @@ def build_tiny(
 
     info = result.info
     if result.reused:
-        console.print(f"reused the existing build in {out} (same settings)")
+        console.print(f"reused the existing build in {out} (same settings, files intact)")
     else:
+        if result.repaired is not None:
+            console.print(f"rebuilt {out}: in the earlier build, {result.repaired}")
         console.print(
             f"built {out} in {info['build_seconds']:.0f} s "
             f"({info['build_cpu_seconds']:.0f} CPU s, {info['parameters']:,} parameters)"

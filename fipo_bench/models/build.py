@@ -2,12 +2,15 @@
 
 The output is a plain Hugging Face checkpoint (config.json, model.safetensors, tokenizer.json,
 tokenizer_config.json, generation_config.json) plus fipo_build.json, the record of how it was
-built. It is written into a temporary sibling directory and renamed into place at the end, so
-a directory holding fipo_build.json is always a complete build.
+built and the SHA-256 of every file. It is written into a temporary sibling directory
+(`.NAME.tmp-PID-*`) and renamed into place at the end. A later call reuses a build only when its
+settings match and every file still has its recorded checksum; a damaged build is rebuilt, and
+staging directories of killed builds are removed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -24,7 +27,15 @@ from fipo_bench.models.warmup import WarmupConfig
 
 BUILD_INFO_FILE = "fipo_build.json"
 BUILD_KIND = "fipo-bench-tiny-model"
-BUILD_FORMAT = 1  # bump when the meaning of the saved settings changes
+BUILD_FORMAT = 2  # bump when the meaning of the saved settings changes
+# Files every build holds besides fipo_build.json (a build also saves a chat template).
+CHECKPOINT_FILES = (
+    "config.json",
+    "generation_config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+)
 
 # (stage, done, total, loss): stage is "warmup" (done = steps) or "eval".
 ProgressFn = Callable[[str, int, int, float | None], None]
@@ -66,6 +77,7 @@ class BuildResult:
     path: Path
     info: dict[str, Any]  # the content of fipo_build.json
     reused: bool  # True when an existing build with the same settings was kept
+    repaired: str | None = None  # what was wrong with the damaged build this one replaced
 
 
 def read_build_info(directory: str | Path) -> dict[str, Any] | None:
@@ -78,8 +90,33 @@ def read_build_info(directory: str | Path) -> dict[str, Any] | None:
     return info if isinstance(info, dict) and info.get("kind") == BUILD_KIND else None
 
 
+def file_digests(directory: Path) -> dict[str, str]:
+    """SHA-256 of every file of a build directory except the build record itself."""
+    return {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(directory.iterdir())
+        if path.is_file() and path.name != BUILD_INFO_FILE
+    }
+
+
+def build_damage(directory: str | Path, info: dict[str, Any]) -> str | None:
+    """What is wrong with a recorded build's files (missing, changed), or None when intact."""
+    directory = Path(directory)
+    recorded = info.get("files")
+    if not isinstance(recorded, dict) or not set(CHECKPOINT_FILES) <= set(recorded):
+        return f"{BUILD_INFO_FILE} records no checksums of {', '.join(CHECKPOINT_FILES)}"
+    for name, digest in sorted(recorded.items()):
+        path = directory / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            return f"{name} differs from the file the build wrote (truncated or changed)"
+    return None
+
+
 def _existing_build(out_dir: Path, settings: BuildSettings) -> dict[str, Any] | None:
-    """The matching build in out_dir, None when out_dir is absent or empty, else ModelError."""
+    """The matching build in out_dir (its files unchecked), None when out_dir is absent or
+    empty, else ModelError."""
     if not out_dir.exists():
         return None
     if not out_dir.is_dir():
@@ -112,17 +149,60 @@ def build_tiny_model(
     settings = settings or BuildSettings()
     out_dir = Path(out_dir)
     existing = _existing_build(out_dir, settings)
-    if existing is not None:
+    damage = None if existing is None else build_damage(out_dir, existing)
+    if existing is not None and damage is None:
         return BuildResult(out_dir, existing, reused=True)
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    remove_stale_staging(out_dir)
+    staging = _sibling(out_dir, "tmp")
     staging.mkdir()
     try:
         info = _build_into(staging, settings, on_progress)
+        (staging / BUILD_INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
+        if damage is not None:
+            _replace(out_dir, staging)
+            return BuildResult(out_dir, info, reused=False, repaired=damage)
         return _publish(staging, out_dir, settings, info)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _sibling(out_dir: Path, kind: str) -> Path:
+    """A hidden working directory beside out_dir, named for this process."""
+    return out_dir.parent / f".{out_dir.name}.{kind}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_staging(out_dir: Path) -> list[Path]:
+    """Remove the working directories that killed builds of out_dir left behind (their process
+    is gone); a build still running keeps its own. Returns what was removed."""
+    removed = []
+    for path in out_dir.parent.glob(f".{out_dir.name}.*-*-*"):
+        kind, _, rest = path.name.removeprefix(f".{out_dir.name}.").partition("-")
+        pid_text = rest.partition("-")[0]
+        if kind in ("tmp", "old") and pid_text.isdigit() and not _process_alive(int(pid_text)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _replace(out_dir: Path, staging: Path) -> None:
+    """Swap a damaged build for the fresh one by two renames. A kill between them leaves no
+    build and two stale siblings, which the next call removes before it builds again."""
+    old = _sibling(out_dir, "old")
+    out_dir.rename(old)
+    staging.rename(out_dir)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _build_into(
@@ -181,6 +261,7 @@ def _build_into(
         # Sampled once per problem at temperature 1.0 on the synthetic test split.
         "test_accuracy": accuracy,
         "eval_problems": settings.eval_problems,
+        "files": file_digests(directory),
         "build_seconds": round(time.perf_counter() - started_wall, 2),
         # CPU seconds tell the cost apart from waiting on a shared machine.
         "build_cpu_seconds": round(time.process_time() - started_cpu, 2),
@@ -190,8 +271,7 @@ def _build_into(
 def _publish(
     staging: Path, out_dir: Path, settings: BuildSettings, info: dict[str, Any]
 ) -> BuildResult:
-    """Write fipo_build.json last, then rename the staging directory into place."""
-    (staging / BUILD_INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
+    """Rename the staging directory (fipo_build.json written last) into place."""
     if out_dir.is_dir() and not any(out_dir.iterdir()):
         out_dir.rmdir()
     try:
