@@ -97,17 +97,40 @@ def make_plan(
         raise ConfigError(f"--workdir {workdir} is a file; allowed: a new or existing folder")
     if not workdir.exists() and not workdir.resolve().parent.is_dir():
         raise ConfigError(f"--workdir {workdir}: its parent folder does not exist")
-    if aime_file is not None and not aime_file.is_file():
-        raise DataError(f"--aime-file {aime_file} does not exist; allowed: a local aime24 jsonl")
+    sizes = QUICK if quick else FULL
+    if aime_file is not None:
+        _check_aime_file(aime_file, sizes.aime_problems)
     db = (db_path or workdir / "fipo_bench.duckdb").expanduser()
-    if db.is_dir():
-        raise ConfigError(f"--db {db} is a folder; allowed: a DuckDB file path")
+    _check_db(db, workdir)
     return DemoPlan(
         workdir=workdir,
         db_path=db,
         quick=quick,
         engine=engine,
         aime_file=aime_file,
-        sizes=QUICK if quick else FULL,
+        sizes=sizes,
         seed=seed,
     )
+
+
+def _check_aime_file(path: Path, needed: int) -> None:
+    """Read the file the way the AIME eval stage will, so a bad one fails before any build."""
+    from fipo_bench.tasks.registry import load_problems
+
+    if not path.is_file():
+        raise DataError(f"--aime-file {path} does not exist; allowed: a local aime24 jsonl")
+    problems = load_problems("aime24", data_file=str(path), limit=needed)
+    if not problems:
+        raise DataError(f"--aime-file {path} holds no problems; allowed: a local aime24 jsonl")
+
+
+def _check_db(db: Path, workdir: Path) -> None:
+    """A --db that is a folder, not DuckDB, locked or of a newer schema fails before any stage."""
+    if db.is_dir():
+        raise ConfigError(f"--db {db} is a folder; allowed: a DuckDB file path")
+    if db.exists():
+        from fipo_bench.store import Store
+
+        Store(db, read_only=True).info()
+    elif not db.parent.is_dir() and db.parent != workdir:
+        raise ConfigError(f"--db {db}: folder {db.parent} does not exist")
