@@ -118,6 +118,10 @@ class ConsoleProgress:
     def update(self, step: int, metrics: Mapping[str, float]) -> None:
         self._progress.update(self._task, completed=step, summary=summary_line(metrics))
 
+    def notice(self, text: str) -> None:
+        """A one-off message printed above the bar."""
+        self._progress.console.print(f"[yellow]warning:[/] {text}", highlight=False)
+
 
 def summary_line(metrics: Mapping[str, float]) -> str:
     parts = [
