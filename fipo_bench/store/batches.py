@@ -50,9 +50,10 @@ def insert_batch(
 ) -> None:
     """Bulk insert of an Arrow batch (already checked) in its row order.
 
-    Registered views are never unregistered in a write: they die with the connection, which
-    every write closes, and unregistering inside an aborted transaction would raise and hide
-    the error that aborted it.
+    Registered views are never unregistered in a write: unregistering inside an aborted
+    transaction would raise and hide the error that aborted it. They go with the connection
+    (a Store closes it after every write; the shard writer's scratch connection replaces them
+    at its next write).
     """
     cols = ", ".join(f'"{c}"' for c in batch.column_names)
     view = f"_batch_{table}"

@@ -65,7 +65,7 @@ def insert_samples(
     if tokens is not None:
         check_columns(tokens, table_columns(con, "tokens"), what="tokens")
     con.register("_batch_ids", samples.select(["sample_id"]))
-    _delete_stored_samples(con)
+    delete_stored_samples(con)
     insert_batch(con, "samples", samples.select(list(s_cols)))
     if tokens is not None and tokens.num_rows:
         insert_batch(con, "tokens", tokens)
@@ -116,7 +116,7 @@ def check_sample_ids(samples: pa.Table) -> None:
             )
 
 
-def _delete_stored_samples(con: duckdb.DuckDBPyConnection) -> None:
+def delete_stored_samples(con: duckdb.DuckDBPyConnection) -> None:
     """Remove stored rows of the batch's samples (registered as _batch_ids), if any.
 
     Fresh samples (the common case) skip the deletes on tokens and pivots entirely: those are

@@ -20,7 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from fipo_bench.errors import StoreError
-from fipo_bench.store import export, queries, sample_writes, writes
+from fipo_bench.store import export, merge, queries, sample_writes, writes
 from fipo_bench.store.batches import one_of
 from fipo_bench.store.connection import (
     check_version,
@@ -167,11 +167,11 @@ class Store:
 
     def upsert_problems(self, problems: Iterable[ProblemLike]) -> int:
         """Insert or replace problems keyed by (dataset, problem_id); returns how many."""
-        problems = list(problems)
-        if not problems:
+        batch = writes.problems_batch(problems)
+        if batch.num_rows == 0:
             return 0
         with self._transaction() as con:
-            return writes.upsert_problems(con, problems)
+            return writes.upsert_problems(con, batch)
 
     def upsert_eval(
         self,
@@ -291,6 +291,11 @@ class Store:
             return 0
         with self._transaction() as con:
             return writes.write_train_metrics(con, run_id, step, metrics)
+
+    def merge_shards(self, plan: merge.ShardPlan) -> merge.MergeResult:
+        """Write the shards `merge.scan_shards` checked, in one transaction (merge.py)."""
+        with self._transaction() as con:
+            return merge.write_merge(con, plan)
 
     # ---- reads (queries.py) -----------------------------------------------------------------
 

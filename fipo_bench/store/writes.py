@@ -107,8 +107,8 @@ def problems_batch(problems: Iterable[ProblemLike]) -> pa.Table:
     return batch
 
 
-def upsert_problems(con: duckdb.DuckDBPyConnection, problems: Iterable[ProblemLike]) -> int:
-    batch = problems_batch(problems)
+def upsert_problems(con: duckdb.DuckDBPyConnection, batch: pa.Table) -> int:
+    """Insert or replace the rows of a `problems_batch`."""
     if batch.num_rows:
         check_columns(batch, table_columns(con, "problems"), what="problems")
         insert_batch(con, "problems", batch, or_replace=True)
