@@ -1,4 +1,4 @@
-"""Token-level credit between two checkpoints (issue 6 item 1).
+"""Token-level credit between two checkpoints.
 
 The model pair: the embedded tiny model (conftest's `tiny_model_dir`) as the reference, and a
 copy of it whose weights are perturbed with seeded noise and saved as the "trained" checkpoint

@@ -74,7 +74,7 @@ def test_out_dir_holding_another_run_is_refused_untouched(model_dir, tmp_path, c
     # same folder, different algorithm: refused even with --resume
     assert main(_argv(model_dir, out, db, *small, "--resume", preset="tiny-fipo")) == 2
     err = capsys.readouterr().err
-    assert "holds a different run (config.loss.mode was 'grpo', now 'fipo')" in err
+    assert "holds a different run (config.loss.mode was 'grpo', now 'fipo'; " in err
     # same run without --resume: refused (it would silently overwrite)
     assert main(_argv(model_dir, out, db, *small)) == 2
     assert "pass --resume" in capsys.readouterr().err

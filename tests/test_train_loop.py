@@ -99,7 +99,6 @@ def test_tiny_preset_trains_logs_and_checkpoints(model_dir, tmp_path, preset):
             missing = [m for m in missing if m in ("reward/mean", "acc/mean", "lr")]
         assert not missing, f"step {step} lacks {missing}"
         assert all(math.isfinite(v) for (s, _), v in metrics.items() if s == step)
-        assert metrics[(step, "num_gen_batches")] >= 1
     store = Store(db, read_only=True)
     run = store.get_run(run_id_for(out))
     assert run["kind"] == "train" and run["preset"] == preset

@@ -167,3 +167,21 @@ def test_micro_batched_update_equals_one_full_batch_loss(micro: int, agg: str):
     update_policy(policy, optimizer, batch, groups, old_logp, cfg)
     after = torch.cat([p.detach().flatten() for p in policy.parameters()])
     torch.testing.assert_close(before - after, expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("micro", [1, 3, 8])
+def test_seq_dropped_frac_is_the_fraction_of_the_steps_responses_dropped(micro):
+    """Rows 1 and 3 (A = -1) get old log-probs 3 nats lower: every token's ratio is ~e^3 > c,
+    so FIPO's drop rule removes both; rows 5 and 7 stay near ratio 1. 2 of 8 responses dropped,
+    whatever the micro-batching (a token-weighted mean of micro-batch fractions would vary)."""
+    policy = _policy()
+    rollouts = _rollouts()
+    batch = build_batch(rollouts, pad_token_id=0)
+    groups = [r.group for r in rollouts]
+    cfg = config("fipo", f"update.micro_batch_seqs={micro}")
+    old_logp, _ = score_rows(policy, batch, range(batch.size), cfg)
+    old_logp[[1, 3]] -= 3.0 * batch.response_mask[[1, 3]]
+    optimizer = torch.optim.SGD(policy.parameters(), lr=1e-6)
+    result = update_policy(policy, optimizer, batch, groups, old_logp, cfg)
+    assert result.n_updates == 2
+    assert result.metrics["seq_dropped_frac"] == pytest.approx(2 / 8)

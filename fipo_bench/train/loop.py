@@ -23,7 +23,6 @@ from fipo_bench.config import TrainConfig
 from fipo_bench.errors import FipoBenchError
 from fipo_bench.store import Store
 from fipo_bench.train.checkpoint import (
-    load_trainer_state,
     remove_partial_saves,
     restore_rng,
     rng_state,
@@ -90,8 +89,8 @@ def run_prepared(run: PreparedRun) -> TrainResult:
     scheduler = make_scheduler(optimizer, warmup_steps=cfg.optimiser.warmup_steps)
     order_state = DataOrderState()
     done = 0
-    if run.resume_from is not None:  # the policy was already loaded from this checkpoint
-        state = load_trainer_state(run.resume_from)
+    if run.resume_state is not None:  # the policy was already loaded from this checkpoint
+        state = run.resume_state
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         restore_rng(state["rng"])

@@ -16,7 +16,7 @@ from typing import Any
 from fipo_bench.config import TrainConfig, config_to_dict
 from fipo_bench.errors import ConfigError, DataError, StoreError
 from fipo_bench.tasks.problem import Problem
-from fipo_bench.train.checkpoint import CheckpointRef, latest_checkpoint
+from fipo_bench.train.checkpoint import CheckpointRef, latest_checkpoint, load_trainer_state
 from fipo_bench.train.job import TrainJob
 from fipo_bench.train.reporting import check_trackers
 from fipo_bench.train.reward_fn import load_reward_fn
@@ -34,6 +34,7 @@ class PreparedRun:
     identity: dict[str, Any]  # run.json: what a resume must match
     model_source: str
     resume_from: CheckpointRef | None
+    resume_state: dict[str, Any] | None  # that checkpoint's trainer state, already checked
     problems: list[Problem]
     n_long_prompts_dropped: int
     policy: Any
@@ -75,6 +76,7 @@ def prepare(job: TrainJob) -> PreparedRun:
     check_out_dir(job.out_dir, identity, resume=job.resume)
     _check_db(job.db_path)
     resume_from = latest_checkpoint(job.out_dir) if job.resume else None
+    resume_state = load_trainer_state(resume_from) if resume_from is not None else None
     weights = str(resume_from.path) if resume_from is not None else model_source
     _quiet_transformers()
     tokenizer = load_tokenizer(weights)
@@ -96,6 +98,7 @@ def prepare(job: TrainJob) -> PreparedRun:
         identity=identity,
         model_source=model_source,
         resume_from=resume_from,
+        resume_state=resume_state,
         problems=problems,
         n_long_prompts_dropped=n_dropped,
         policy=policy,

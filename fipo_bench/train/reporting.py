@@ -17,7 +17,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from fipo_bench.errors import ConfigError
 
 TRACKERS = ("tensorboard", "wandb")
-_TRACKER_MODULE = {"tensorboard": "torch.utils.tensorboard", "wandb": "wandb"}
 _TRACKER_PACKAGE = {"tensorboard": "tensorboard", "wandb": "wandb"}
 
 
