@@ -205,7 +205,9 @@ def test_bad_model_sources_raise_model_error(tmp_path):
         ("no-weights", "cannot load its weights"),
     ],
 )
-def test_a_damaged_checkpoint_is_one_model_error_whoever_loads_it(model_dir, tmp_path, damage, needle):
+def test_a_damaged_checkpoint_is_one_model_error_whoever_loads_it(
+    model_dir, tmp_path, damage, needle
+):
     """Truncated, empty or missing weights, a config.json that is JSON but not an object: the
     one loader (training, the hf engine, credit) says so in one line."""
     import shutil
