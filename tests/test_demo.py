@@ -71,20 +71,38 @@ def test_second_quick_demo_reuses_every_stored_stage(quick_demo: Path) -> None:
     assert set(result.eval_ids) == {"base", "grpo", "dapo", "fipo"}
 
 
+BAD_FILES = {
+    "garbage.jsonl": "hello\n",
+    "no-problem-field.jsonl": '{"x": 1}\n',
+    "empty.jsonl": "",
+    "not-duckdb.duckdb": "junk\n",
+}
+
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
         (["--engine", "tpu"], "--engine 'tpu'"),
         (["--aime-file", "no/such/aime.jsonl"], "no/such/aime.jsonl"),
+        (["--aime-file", "garbage.jsonl"], "not valid JSON"),
+        (["--aime-file", "no-problem-field.jsonl"], "no problem field"),
+        (["--aime-file", "empty.jsonl"], "file is empty"),
+        (["--db", "not-duckdb.duckdb"], "not a DuckDB database"),
+        (["--db", "no/such/folder/x.duckdb"], "does not exist"),
         (["--seed", "-1"], "--seed -1"),
     ],
 )
 def test_demo_bad_input_is_one_line_exit_2_and_writes_nothing(
     tmp_path: Path, args: list[str], needle: str
 ) -> None:
+    """Every bad flag value, also a damaged --aime-file or --db that only its contents show, is
+    refused in one line with exit 2 before the demo builds or trains anything."""
+    for name, text in BAD_FILES.items():
+        (tmp_path / name).write_text(text)
     workdir = tmp_path / "work"
     done = _cli("demo", "--quick", "--workdir", str(workdir), *args, cwd=tmp_path)
     assert done.returncode == 2
     assert needle in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert not workdir.exists()
+    assert (tmp_path / "not-duckdb.duckdb").read_text() == "junk\n"

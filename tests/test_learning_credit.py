@@ -11,16 +11,22 @@ from dataclasses import replace
 import pytest
 import torch
 
-from fipo_bench.algos.losses import LossConfig
+from fipo_bench.config import apply_overrides, get_preset
 from fipo_bench.engines.hf import HFEngine
 from fipo_bench.tasks import synthetic
 from fipo_bench.train.data_order import DataOrderState
-from fipo_bench.train.rollout import RolloutSettings, collect_rollouts
+from fipo_bench.train.rollout import collect_rollouts
 from fipo_bench.train.rollout_batch import build_batch
-from fipo_bench.train.update import UpdateSettings, score_rows, update_policy
+from fipo_bench.train.update import score_rows, update_policy
 from fipo_bench.verify import check_many
 
 GROUP_SIZE = 8
+# One step of 4 prompts x 8 samples, plain outcome rewards (no overlong shaping, no filter).
+CONFIG = apply_overrides(
+    get_preset("tiny-grpo"),
+    ["rollout.prompts_per_step=4", f"rollout.samples_per_prompt={GROUP_SIZE}",
+     "update.mini_batch_prompts=4", "update.micro_batch_seqs=8"],
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -32,17 +38,11 @@ def policy_and_rollouts(tiny_model_dir):
     torch.set_num_threads(1)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    settings = RolloutSettings(
-        prompts_per_step=4,
-        samples_per_prompt=GROUP_SIZE,
-        temperature=1.0,
-        top_p=1.0,
-        max_response_tokens=160,
-        seed=0,
-    )
     problems = synthetic.load_problems("train", n=40, seed=2)
     engine = HFEngine.from_model(model, tokenizer, max_batch_sequences=64)
-    rollouts = collect_rollouts(engine, problems, DataOrderState(), settings, step=1).rollouts
+    rollouts = collect_rollouts(
+        engine, problems, DataOrderState(), CONFIG.rollout, CONFIG.rewards, step=1, seed=0
+    ).rollouts
     yield model, tokenizer, rollouts
     torch.set_num_threads(threads)
 
@@ -75,7 +75,7 @@ def test_batch_rows_hold_their_own_tokens_advantage_and_old_logprobs(policy_and_
     mask equal the engine's log-probs of those tokens (the ratio is 1 before any update)."""
     model, tokenizer, rollouts = policy_and_rollouts
     batch = build_batch(rollouts, tokenizer.pad_token_id)
-    old_logp, _ = score_rows(model, batch, range(batch.size), samples_per_microbatch=8)
+    old_logp, _ = score_rows(model, batch, range(batch.size), CONFIG)
     mask = batch.response_mask.bool()
     for i, rollout in enumerate(rollouts):
         columns = mask[i].nonzero().squeeze(1)
@@ -91,20 +91,17 @@ def test_one_update_moves_a_samples_logprob_the_way_its_advantage_points(policy_
     lowers it when -1 (first order: the change is lr * |grad|^2 > 0 up to O(lr^2), checked
     with a margin far above float32 noise)."""
     model, tokenizer, rollouts = policy_and_rollouts
+    cfg = apply_overrides(
+        get_preset(f"tiny-{mode}"),
+        ["rollout.prompts_per_step=2", "update.mini_batch_prompts=1", "optimiser.grad_clip=0"],
+    )
     changes = {}
     for sign in (1.0, -1.0):
         policy = copy.deepcopy(model)
         batch = build_batch([replace(rollouts[0], group=0, advantage=sign)], tokenizer.pad_token_id)
-        old_logp, _ = score_rows(policy, batch, [0], samples_per_microbatch=1)
-        update_policy(
-            policy,
-            torch.optim.SGD(policy.parameters(), lr=1e-3),
-            batch,
-            [0],
-            old_logp,
-            LossConfig(mode=mode, clip_high=0.2 if mode == "grpo" else 0.28),
-            UpdateSettings(prompts_per_minibatch=1, samples_per_microbatch=1, max_grad_norm=0.0),
-        )
-        new_logp, _ = score_rows(policy, batch, [0], samples_per_microbatch=1)
+        old_logp, _ = score_rows(policy, batch, [0], cfg)
+        optimizer = torch.optim.SGD(policy.parameters(), lr=1e-3)
+        update_policy(policy, optimizer, batch, [0], old_logp, cfg)
+        new_logp, _ = score_rows(policy, batch, [0], cfg)
         changes[sign] = float((new_logp - old_logp)[batch.response_mask.bool()].double().sum())
     assert changes[1.0] > 0.01 and changes[-1.0] < -0.01

@@ -10,10 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fipo_bench.analysis.pivots import Lexicon
-from fipo_bench.analysis.settings import DEFAULT_LEXICON
 from fipo_bench.errors import ConfigError, DataError
 from fipo_bench.models import traces
+from fipo_bench.reflection import default_lexicon
 from fipo_bench.tasks import synthetic
 from fipo_bench.tasks.problem import Problem
 from fipo_bench.verify import check_many
@@ -134,7 +133,7 @@ def test_traces_verify_to_their_own_answers_and_styles_are_recognised():
     )
     assert not any(r.correct for r in wrong)
     assert [traces.response_style(t.text) for t in written] == [t.style for t in written]
-    lexicon = Lexicon.compile(DEFAULT_LEXICON)
+    lexicon = default_lexicon()
     for trace in written:
         assert (lexicon.count(trace.text) > 0) == (trace.untrained is not None)
         assert traces.caught_slips(trace.text) == (trace.untrained is not None)
@@ -223,7 +222,6 @@ def test_levels_are_spread_evenly_within_capacity():
 def test_levels_set_difficulty_as_the_levels_file_says():
     """Each level's problems have its operation count, operand range and operators, and every
     running value stays within its bound (the levels file is the one definition)."""
-    assert synthetic.LEVELS_FILE.name == "synthetic_levels.toml"
     for level, spec in synthetic.LEVELS.items():
         for problem in synthetic.load_problems("train", n=100, levels=level):
             operands, ops = synthetic.parse_expression(problem.problem)
@@ -256,7 +254,7 @@ def test_bad_arguments_name_the_value(kwargs, message):
         synthetic.load_problems(**kwargs)
 
 
-def test_bad_levels_mixes_and_files_name_the_value(tmp_path):
+def test_bad_levels_mixes_and_files_name_the_value():
     with pytest.raises(DataError, match="ops='\\*'"):
         synthetic.Level(n_ops=1, max_operand=9, ops="*")
     with pytest.raises(DataError, match="max_value=5"):
@@ -267,10 +265,9 @@ def test_bad_levels_mixes_and_files_name_the_value(tmp_path):
         traces.StyleMix(slip_fraction=1.5)
     with pytest.raises(ConfigError, match="style 'fast'"):
         traces.write_trace(_problem("1 + 2"), "fast")
-    broken = tmp_path / "levels.toml"
-    broken.write_text("default = [1]\n[levels.1]\nn_ops = 0\nmax_operand = 9\n")
     with pytest.raises(DataError, match="n_ops=0"):
-        synthetic._read_levels(broken)
-    broken.write_text("default = [2]\n[levels.1]\nn_ops = 1\nmax_operand = 9\n")
+        synthetic.parse_levels("default = [1]\n[levels.1]\nn_ops = 0\nmax_operand = 9\n", "x")
     with pytest.raises(DataError, match=r"default \[2\]"):
-        synthetic._read_levels(broken)
+        synthetic.parse_levels("default = [2]\n[levels.1]\nn_ops = 1\nmax_operand = 9\n", "x")
+    with pytest.raises(DataError, match="levels file x is unreadable"):
+        synthetic.parse_levels("default = [1", "x")

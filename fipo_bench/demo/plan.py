@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from fipo_bench.errors import ConfigError, DataError
+from fipo_bench.errors import ConfigError, DataError, FipoBenchError, StoreError
 
 ALGOS = ("grpo", "dapo", "fipo")  # trained from the same base with the tiny-<algo> presets
 ENGINES = ("hf", "vllm")
@@ -123,7 +123,10 @@ def _check_aime_file(path: Path, needed: int) -> None:
 
     if not path.is_file():
         raise DataError(f"--aime-file {path} does not exist; allowed: a local aime24 jsonl")
-    problems = load_problems("aime24", data_file=str(path), limit=needed)
+    try:
+        problems = load_problems("aime24", data_file=str(path), limit=needed)
+    except FipoBenchError as err:
+        raise DataError(f"--aime-file {path}: {err}") from None
     if not problems:
         raise DataError(f"--aime-file {path} holds no problems; allowed: a local aime24 jsonl")
 
@@ -135,6 +138,9 @@ def _check_db(db: Path, workdir: Path) -> None:
     if db.exists():
         from fipo_bench.store import Store
 
-        Store(db, read_only=True).info()
+        try:
+            Store(db, read_only=True).info()
+        except FipoBenchError as err:
+            raise StoreError(f"--db {db}: {err}") from None
     elif not db.parent.is_dir() and db.parent != workdir:
         raise ConfigError(f"--db {db}: folder {db.parent} does not exist")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fipo_bench.errors import DataError
+from fipo_bench.resources import data_text
 from fipo_bench.tasks.problem import Problem
 
 DATASET = "synthetic"
@@ -29,7 +30,7 @@ SPLITS = ("train", "test")
 OPS = "+-"
 TEST_FRACTION = 0.2  # share of the problem space (by hash) that belongs to the test split
 DEFAULT_SIZE = {"train": 2000, "test": 200}  # n=None
-LEVELS_FILE = Path(__file__).resolve().parents[2] / "data" / "synthetic_levels.toml"
+LEVELS_FILE = "synthetic_levels.toml"  # in the project's data/ (fipo_bench.data when installed)
 # Levels whose whole space is at most this many problems are enumerated (exact capacity, no
 # rejection loops); larger ones are sampled, where a repeat is rare and simply redrawn.
 _ENUMERATE_MAX = 200_000
@@ -74,21 +75,28 @@ class Level:
         return all(0 <= value <= self.max_value for value in running_values(operands, ops))
 
 
-def _read_levels(path: Path) -> tuple[dict[int, Level], tuple[int, ...]]:
-    """The named levels and the default list from the levels file; DataError naming the entry."""
+def parse_levels(text: str, source: str) -> tuple[dict[int, Level], tuple[int, ...]]:
+    """The named levels and the default list of a levels file; DataError naming the entry."""
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(text)
         levels = {int(name): Level(**spec) for name, spec in data["levels"].items()}
         default = tuple(int(name) for name in data["default"])
-    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise DataError(f"synthetic levels file {path} is unreadable ({exc})") from exc
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"synthetic levels file {source} is unreadable ({exc})") from exc
     unknown = [name for name in default if name not in levels]
     if unknown or not default:
-        raise DataError(f"synthetic levels file {path}: default {list(default)} names no levels")
+        raise DataError(f"synthetic levels file {source}: default {list(default)} names no level")
     return levels, default
 
 
-LEVELS, DEFAULT_LEVELS = _read_levels(LEVELS_FILE)
+def _levels_text() -> str:
+    # The checkout's own data/ first: an editable install maps fipo_bench.data to one checkout,
+    # so another worktree would otherwise read that checkout's levels.
+    source = Path(__file__).resolve().parents[2] / "data" / LEVELS_FILE
+    return source.read_text() if source.is_file() else data_text(LEVELS_FILE)
+
+
+LEVELS, DEFAULT_LEVELS = parse_levels(_levels_text(), f"data/{LEVELS_FILE}")
 
 
 def resolve_levels(levels: int | Level | Sequence[int | Level]) -> tuple[tuple[int, Level], ...]:
