@@ -17,9 +17,11 @@ from fipo_bench.tasks import synthetic
 from fipo_bench.tasks.problem import Problem
 from fipo_bench.verify import check_many
 
-# `a op b = r` with an optional `(r op' b = a)` check and `, not x` verdict
+# `a op b [rest] = r [tail]` with an optional `(r op' b = a)` check and `, not x` verdict
 LINE = re.compile(
-    r"^(-?\d+) ([-+]) (-?\d+) = (-?\d+)(?: \((-?\d+) ([-+]) (-?\d+) = (-?\d+)(, not (-?\d+))?\))?"
+    r"^(?P<a>-?\d+) (?P<op>[-+]) (?P<b>-?\d+)(?P<rest>(?: [-+] -?\d+)*) = (?P<result>-?\d+)"
+    r"(?P<tail>(?: [-+] -?\d+)*)(?: \((?P<ca>-?\d+) (?P<cop>[-+]) (?P<cb>-?\d+) = (?P<rec>-?\d+)"
+    r"(?:, not (?P<not>-?\d+))?\))?$"
 )
 
 
@@ -33,9 +35,11 @@ def _check(a: int, op: str, b: int, result: int) -> str:
     return f"{result} {inverse} {b} = {synthetic.apply(result, inverse, b)}"
 
 
-def _slips(problem: Problem) -> list[traces.Slip]:
+def _slips(problem: Problem) -> list[dict[int, int]]:
+    """Slip patterns of a problem's checked trace: each line alone, each offset, and all lines."""
     n_steps = len(synthetic.parse_expression(problem.problem)[1])
-    return [traces.Slip(step, offset) for step in range(n_steps) for offset in (-2, -1, 1, 2)]
+    single = [{step: offset} for step in range(n_steps) for offset in (-2, -1, 1, 2)]
+    return [*single, dict.fromkeys(range(n_steps), 1)]
 
 
 @settings(max_examples=200, deadline=None)
@@ -61,62 +65,70 @@ def _parsed_lines(trace_text: str) -> list[tuple[re.Match, re.Match | None]]:
     out = []
     for line in trace_text.splitlines()[:-1]:
         first, _, corrected = line.partition(f" {traces.WAIT_PHRASE} ")
+        first = first.removesuffix(".")
         out.append((LINE.match(first), LINE.match(corrected) if corrected else None))
     return out
 
 
 def test_every_number_is_true_arithmetic_except_the_slipped_result():
-    """In each style, every line's equation and every check is true arithmetic, except a slipped
-    result, whose check (true arithmetic on the wrong number) recovers another operand, says
-    `not <operand>`, and is followed by the reflection phrase and the corrected line; the lines
-    chain (each starts from the previous result) to the answer."""
+    """In each style, every line does the chain's first operation and carries the rest along
+    unchanged; every result and every check is true arithmetic, except a slipped result, whose
+    check (true arithmetic on the wrong number) recovers another operand, says `not
+    <operand>`, and is followed by the reflection phrase and the corrected line; each line
+    starts from the previous result, and the last result is the answer."""
     problems = synthetic.load_problems("train", n=150, levels=[1, 2, 3, 4, 5])
     for problem in problems:
-        operands, _ = synthetic.parse_expression(problem.problem)
-        for style, slip in [("steps", None), ("checked", None)] + [
+        operands, ops = synthetic.parse_expression(problem.problem)
+        for style, slips in [("steps", {}), ("checked", {})] + [
             ("checked", s) for s in _slips(problem)[::3]
         ]:
-            trace = traces.write_trace(problem, style, slip)
+            trace = traces.write_trace(problem, style, slips)
             previous = operands[0]
             for step, (first, corrected) in enumerate(_parsed_lines(trace.text)):
-                a, op, b, result = (int(first[1]), first[2], int(first[3]), int(first[4]))
-                assert a == previous and b == operands[step + 1]
-                slipped = slip is not None and slip.step == step
-                assert (result == synthetic.apply(a, op, b)) != slipped
+                assert first is not None, trace.text
+                later = zip(ops[step + 1 :], operands[step + 2 :], strict=True)
+                rest = "".join(f" {o} {b}" for o, b in later)
+                a, op, b, result = (
+                    int(first["a"]),
+                    first["op"],
+                    int(first["b"]),
+                    int(first["result"]),
+                )
+                assert (a, op, b) == (previous, ops[step], operands[step + 1])
+                assert first["rest"] == first["tail"] == rest
+                slipped = step in slips
+                truth = synthetic.apply(a, op, b)
+                assert (result == truth) != slipped
                 if style == "steps":
-                    assert first[5] is None and corrected is None
+                    assert first["ca"] is None and corrected is None
                     previous = result
                     continue
-                check_a, check_op, check_b, recovered = (
-                    int(first[5]),
-                    first[6],
-                    int(first[7]),
-                    int(first[8]),
-                )
-                assert (check_a, check_b) == (result, b) and check_op != op
-                assert recovered == synthetic.apply(check_a, check_op, check_b)
-                assert (recovered != a) == slipped == (first[9] is not None)
+                check_a, check_b, recovered = int(first["ca"]), int(first["cb"]), int(first["rec"])
+                assert (check_a, check_b) == (result, b) and first["cop"] != op
+                assert recovered == synthetic.apply(check_a, first["cop"], check_b)
+                assert (recovered != a) == slipped == (first["not"] is not None)
                 assert (corrected is not None) == slipped
                 if slipped:
-                    assert int(first[10]) == a
-                    truth = synthetic.apply(a, op, b)
-                    assert corrected[0] == f"{a} {op} {b} = {truth} ({_check(a, op, b, truth)})"
-                previous = synthetic.apply(a, op, b)
-            assert (
-                trace.text.splitlines()[-1] == f"Answer: {previous}" == f"Answer: {problem.answer}"
-            )
+                    assert int(first["not"]) == a
+                    assert corrected["a"] == first["a"] and int(corrected["result"]) == truth
+                    assert int(corrected["rec"]) == a and corrected["not"] is None
+                previous = truth
+            last = trace.text.splitlines()[-1]
+            assert last == f"Answer: {previous}" == f"Answer: {problem.answer}"
 
 
 def test_the_slipped_result_is_the_only_untrained_span():
-    """A slipped trace marks exactly the wrong number as untrained (the warm-up teaches catching
+    """A slipped trace marks exactly the wrong numbers as untrained (the warm-up teaches catching
     slips, not making them); clean traces mark nothing."""
     problem = _problem("7 + 5 - 3")
-    assert traces.write_trace(problem, "checked").untrained is None
-    assert traces.write_trace(problem, "steps").untrained is None
-    slipped = traces.write_trace(problem, "checked", traces.Slip(step=1, offset=2))
-    start, end = slipped.untrained
+    assert traces.write_trace(problem, "checked").untrained == ()
+    assert traces.write_trace(problem, "steps").untrained == ()
+    slipped = traces.write_trace(problem, "checked", {0: -1, 1: 2})
+    (first_start, first_end), (start, end) = slipped.untrained
+    assert slipped.text[first_start:first_end] == "11"  # 7 + 5 - 3 = 12 - 3, written as 11
+    assert slipped.text[:first_start] == "7 + 5 - 3 = "
     assert slipped.text[start:end] == "11"  # 12 - 3 = 9, written as 11
-    assert slipped.text[:start].endswith("12 - 3 = ")
+    assert slipped.text[:start].endswith("\n12 - 3 = ")
 
 
 def test_traces_verify_to_their_own_answers_and_styles_are_recognised():
@@ -125,7 +137,7 @@ def test_traces_verify_to_their_own_answers_and_styles_are_recognised():
     and the reflection lexicon finds the self-reflection phrase exactly in the slipped ones."""
     problems = synthetic.load_problems("test", n=120, levels=[1, 2, 3, 5])
     rng = random.Random(0)
-    written = [traces.draw_trace(p, traces.StyleMix(slip_fraction=0.5), rng) for p in problems]
+    written = [traces.draw_trace(p, traces.StyleMix(slip_rate=0.5), rng) for p in problems]
     right = check_many([(p.answer, t.text) for p, t in zip(problems, written, strict=True)])
     assert all(r.correct and r.status == "ok" for r in right)
     wrong = check_many(
@@ -135,16 +147,16 @@ def test_traces_verify_to_their_own_answers_and_styles_are_recognised():
     assert [traces.response_style(t.text) for t in written] == [t.style for t in written]
     lexicon = default_lexicon()
     for trace in written:
-        assert (lexicon.count(trace.text) > 0) == (trace.untrained is not None)
-        assert traces.caught_slips(trace.text) == (trace.untrained is not None)
+        assert (lexicon.count(trace.text) > 0) == bool(trace.untrained)
+        assert traces.caught_slips(trace.text) == len(trace.untrained)
     assert traces.response_style("= 5\nAnswer: 5") == "other"
 
 
 def test_drawn_styles_and_slips_follow_the_mix():
-    """Over 3000 draws each style's share and the share of checked traces with a slip are within
+    """Over 3000 draws each style's share and the share of checked lines with a slip are within
     4 binomial standard deviations of the configured values; a zero share never appears."""
     problems = synthetic.load_problems("train", n=3000, levels=[2, 3])
-    mix = traces.StyleMix(direct=0.2, steps=0.5, checked=0.3, slip_fraction=0.4)
+    mix = traces.StyleMix(direct=0.2, steps=0.5, checked=0.3, slip_rate=0.4)
     rng = random.Random(1)
     written = [traces.draw_trace(p, mix, rng) for p in problems]
 
@@ -154,7 +166,8 @@ def test_drawn_styles_and_slips_follow_the_mix():
     for style, share in mix.shares.items():
         assert within(sum(t.style == style for t in written), len(written), share)
     checked = [t for t in written if t.style == "checked"]
-    assert within(sum(t.untrained is not None for t in checked), len(checked), mix.slip_fraction)
+    lines = sum(len(t.text.splitlines()) - 1 for t in checked)
+    assert within(sum(len(t.untrained) for t in checked), lines, mix.slip_rate)
     only_steps = traces.StyleMix(direct=0.0, steps=1.0, checked=0.0)
     assert {traces.draw_trace(p, only_steps, rng).style for p in problems[:200]} == {"steps"}
 
@@ -165,12 +178,12 @@ def test_a_slip_never_writes_a_negative_result_into_a_nonnegative_level():
     rng = random.Random(2)
     offsets = set()
     for problem in synthetic.load_problems("train", n=400, levels=[1, 2, 3]):
-        trace = traces.draw_trace(problem, traces.StyleMix(0, 0, 1, slip_fraction=1.0), rng)
-        start, end = trace.untrained
-        assert int(trace.text[start:end]) >= 0
-        line = trace.text[:end].rsplit("\n", 1)[-1]
-        a, op, b = line.split(" = ")[0].split(" ")
-        offsets.add(int(trace.text[start:end]) - synthetic.apply(int(a), op, int(b)))
+        trace = traces.draw_trace(problem, traces.StyleMix(0, 0, 1, slip_rate=1.0), rng)
+        for start, end in trace.untrained:
+            assert int(trace.text[start:end]) >= 0
+            line = trace.text[:end].rsplit("\n", 1)[-1]
+            a, op, b = line.split(" = ")[0].split(" ")[:3]
+            offsets.add(int(trace.text[start:end]) - synthetic.apply(int(a), op, int(b)))
     assert offsets == {-2, -1, 1, 2}
 
 
@@ -261,8 +274,10 @@ def test_bad_levels_mixes_and_files_name_the_value():
         synthetic.Level(n_ops=1, max_operand=9, max_value=5)
     with pytest.raises(ConfigError, match="sum to 1"):
         traces.StyleMix(direct=0.5, steps=0.5, checked=0.5)
-    with pytest.raises(ConfigError, match=re.escape("slip_fraction=1.5")):
-        traces.StyleMix(slip_fraction=1.5)
+    with pytest.raises(ConfigError, match=re.escape("slip_rate=1.5")):
+        traces.StyleMix(slip_rate=1.5)
+    with pytest.raises(ConfigError, match="do not fit a steps trace"):
+        traces.write_trace(_problem("1 + 2"), "steps", {0: 1})
     with pytest.raises(ConfigError, match="style 'fast'"):
         traces.write_trace(_problem("1 + 2"), "fast")
     with pytest.raises(DataError, match="n_ops=0"):

@@ -4,25 +4,28 @@ The warm-up mixes three ways of solving `7 - 2 + 3`, so the base model samples a
 *how* it reasons decides how often it is right:
 
     direct    Answer: 8                        short: the whole chain in one step, unreliable
-    steps     7 - 2 = 5                        one operation per line, more reliable
-              5 + 3 = 8
-              Answer: 8
-    checked   7 - 2 = 5 (5 + 2 = 7)            every line checked by its inverse operation;
+    steps     7 - 2 + 3 = 5 + 3                one operation per line, the rest of the chain
+              5 + 3 = 8                        carried along, so each line reads only the line
+              Answer: 8                        before it: longer, more reliable
+    checked   7 - 2 + 3 = 5 + 3 (5 + 2 = 7)    every line checked by its inverse operation;
               5 + 3 = 9 (9 - 3 = 6, not 5). Wait, let me re-check: 5 + 3 = 8 (8 - 3 = 5)
               Answer: 8                        a real slip is caught and fixed: the longest
 
-A checked trace may carry one slip (a result off by 1 or 2): its check then recovers an operand
-that differs from the one written, the trace says so, and the self-reflection phrase (one of the
-project's reflection lexicon, so keyword pivots find it) introduces the corrected line. Every
-number in a trace is true arithmetic except the slipped result itself, and the warm-up does not
-train on that number (`Trace.untrained`): the model learns to catch a slip, not to make one, so
-the slips its checks catch are its own.
+A line of a checked trace may carry a slip (a result off by 1 or 2): its check, true arithmetic
+on the wrong number, recovers an operand that differs from the one written, the trace says so,
+and the self-reflection phrase (one of the project's reflection lexicon, so keyword pivots find
+it) introduces the corrected line. Every number in a trace is true arithmetic except a slipped
+result, and the warm-up does not train on that number (`Trace.untrained`): the model learns to
+catch a slip, not to make one, so the slips its checks catch are its own. Slips are frequent
+enough in the warm-up that a check can only be written by computing it, never by copying the
+operand it should give back.
 """
 
 from __future__ import annotations
 
 import random
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fipo_bench.errors import ConfigError
@@ -32,36 +35,28 @@ from fipo_bench.tasks.problem import Problem
 STYLES = ("direct", "steps", "checked")
 WAIT_PHRASE = "Wait, let me re-check:"
 ANSWER_PREFIX = "Answer: "
-_LINE = re.compile(r"^-?\d+ [+-] -?\d+ = -?\d+", re.MULTILINE)
-_CHECK = re.compile(r"= -?\d+ \(-?\d+ [+-] -?\d+ = -?\d+")
-
-
-@dataclass(frozen=True)
-class Slip:
-    """A wrong result at derivation line `step` (0-based): the true result plus `offset`."""
-
-    step: int
-    offset: int
+_LINE = re.compile(r"^-?\d+(?: [+-] -?\d+)+ = -?\d+", re.MULTILINE)
+_CHECK = re.compile(r"= -?\d+(?: [+-] -?\d+)* \(-?\d+ [+-] -?\d+ = -?\d+")
 
 
 @dataclass(frozen=True)
 class Trace:
-    """A written solution; `untrained` is the (start, end) character span of a slipped result,
-    which the warm-up leaves out of the loss (None: every character is trained on)."""
+    """A written solution; `untrained` holds the (start, end) character spans of slipped
+    results, which the warm-up leaves out of the loss."""
 
     style: str
     text: str
-    untrained: tuple[int, int] | None = None
+    untrained: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
 class StyleMix:
-    """Shares of the warm-up traces per style, and of checked traces that carry a caught slip."""
+    """Shares of the warm-up traces per style, and the share of checked lines with a slip."""
 
     direct: float = 0.3
     steps: float = 0.4
     checked: float = 0.3
-    slip_fraction: float = 0.5
+    slip_rate: float = 0.3
 
     def __post_init__(self) -> None:
         shares = (self.direct, self.steps, self.checked)
@@ -70,10 +65,8 @@ class StyleMix:
                 f"warm-up style mix direct={self.direct}, steps={self.steps}, checked="
                 f"{self.checked} is invalid; allowed: shares in 0..1 that sum to 1"
             )
-        if not 0.0 <= self.slip_fraction <= 1.0:
-            raise ConfigError(
-                f"warm-up slip_fraction={self.slip_fraction} is invalid; allowed: 0.0..1.0"
-            )
+        if not 0.0 <= self.slip_rate <= 1.0:
+            raise ConfigError(f"warm-up slip_rate={self.slip_rate} is invalid; allowed: 0.0..1.0")
 
     @property
     def shares(self) -> dict[str, float]:
@@ -87,58 +80,72 @@ def _inverse(a: int, op: str, b: int, result: int) -> str:
     return f"{result} + {b} = {result + b}"
 
 
-def _checked_line(a: int, op: str, b: int, result: int, slip_offset: int) -> tuple[str, int]:
-    """The line, and the length of its head before the slipped result (-1: no slip)."""
-    right = f"{a} {op} {b} = {result} ({_inverse(a, op, b, result)})"
-    if not slip_offset:
+def _line(
+    chain: str, step: tuple[int, str, int, int], tail: str, *, checked: bool, slip: int = 0
+) -> tuple[str, int]:
+    """One derivation line, `chain = result tail` (+ its check), and the position of a slipped
+    result in it (-1: no slip)."""
+    a, op, b, result = step
+    right = f"{chain} = {result}{tail}"
+    if not checked:
         return right, -1
-    wrong = result + slip_offset
-    head = f"{a} {op} {b} = "
-    check = f"({_inverse(a, op, b, wrong)}, not {a}). {WAIT_PHRASE} {right}"
-    return f"{head}{wrong} {check}", len(head)
+    right += f" ({_inverse(a, op, b, result)})"
+    if not slip:
+        return right, -1
+    wrong = result + slip
+    head = f"{chain} = "
+    line = f"{head}{wrong}{tail} ({_inverse(a, op, b, wrong)}, not {a}). {WAIT_PHRASE} {right}"
+    return line, len(head)
 
 
-def write_trace(problem: Problem, style: str, slip: Slip | None = None) -> Trace:
-    """The gold solution of `problem` in `style`, ending in the line `Answer: N`."""
+def write_trace(problem: Problem, style: str, slips: Mapping[int, int] | None = None) -> Trace:
+    """The gold solution of `problem` in `style`, ending in the line `Answer: N`.
+
+    `slips` (checked style only) maps a 0-based derivation line to the offset of its wrong
+    result."""
     if style not in STYLES:
         raise ConfigError(f"trace style {style!r} is unknown; allowed: {', '.join(STYLES)}")
+    slips = dict(slips or {})
     operands, ops = synthetic.parse_expression(problem.problem)
     steps = synthetic.reduction_steps(operands, ops)
+    if slips and (
+        style != "checked" or not set(slips) <= set(range(len(steps))) or 0 in slips.values()
+    ):
+        raise ConfigError(f"slips {slips} do not fit a {style} trace of {len(steps)} lines")
     answer = f"{ANSWER_PREFIX}{steps[-1][3]}"
     if style == "direct":
         return Trace(style, answer)
-    if slip is not None and (
-        style != "checked" or not 0 <= slip.step < len(steps) or not slip.offset
-    ):
-        raise ConfigError(f"slip {slip} does not fit a {style} trace of {len(steps)} lines")
-    text, untrained = "", None
-    for i, (a, op, b, result) in enumerate(steps):
-        if style == "steps":
-            text += f"{a} {op} {b} = {result}\n"
-            continue
-        offset = slip.offset if slip is not None and slip.step == i else 0
-        line, head = _checked_line(a, op, b, result, offset)
+    text, untrained = "", []
+    chain = problem.problem
+    for i, step in enumerate(steps):
+        tail = "".join(f" {op} {b}" for op, b in zip(ops[i + 1 :], operands[i + 2 :], strict=True))
+        line, head = _line(chain, step, tail, checked=style == "checked", slip=slips.get(i, 0))
         if head >= 0:
             start = len(text) + head
-            untrained = (start, start + len(str(result + offset)))
+            untrained.append((start, start + len(str(step[3] + slips[i]))))
         text += line + "\n"
-    return Trace(style, text + answer, untrained)
+        chain = f"{step[3]}{tail}"
+    return Trace(style, text + answer, tuple(untrained))
+
+
+def draw_slip(result: int, rng: random.Random) -> int:
+    """A slip's offset: off by 1 or 2 either way, never a negative number for a nonnegative
+    result (a sign the level never has would give the slip away without any check)."""
+    offset = rng.choice((-2, -1, 1, 2))
+    return -offset if result >= 0 > result + offset else offset
 
 
 def draw_trace(problem: Problem, mix: StyleMix, rng: random.Random) -> Trace:
-    """The trace of one warm-up example: style drawn by `mix`, a slip by its fraction."""
+    """The trace of one warm-up example: style drawn by `mix`, each checked line's slip by
+    `mix.slip_rate`."""
     style = rng.choices(STYLES, weights=[mix.shares[s] for s in STYLES])[0]
-    slip = None
-    if style == "checked" and rng.random() < mix.slip_fraction:
-        operands, ops = synthetic.parse_expression(problem.problem)
-        steps = synthetic.reduction_steps(operands, ops)
-        step = rng.randrange(len(steps))
-        offset = rng.choice((-2, -1, 1, 2))
-        result = steps[step][3]
-        if result >= 0 > result + offset:
-            offset = -offset  # a slip writes a plausible number: no sign a level never has
-        slip = Slip(step, offset)
-    return write_trace(problem, style, slip)
+    slips = {}
+    if style == "checked":
+        steps = synthetic.reduction_steps(*synthetic.parse_expression(problem.problem))
+        for i, step in enumerate(steps):
+            if rng.random() < mix.slip_rate:
+                slips[i] = draw_slip(step[3], rng)
+    return write_trace(problem, style, slips)
 
 
 def response_style(text: str) -> str:

@@ -60,18 +60,21 @@ Example = tuple[list[int], list[int]]  # token ids, labels (IGNORE_INDEX: not tr
 
 
 def encode_example(tokenizer, problem: Problem, trace: Trace) -> Example:
-    """Prompt + response + EOS as token ids, and labels: the response and EOS, except a
-    slipped result (the model learns to catch slips, not to make them) and the prompt."""
+    """Prompt + response + EOS as token ids, and labels: the response and EOS, except slipped
+    results (the model learns to catch slips, not to make them) and the prompt."""
 
     def encode(text: str) -> list[int]:
         return tokenizer.encode(text, add_special_tokens=False)
 
-    prompt_ids = encode(raw_prompt(problem))
-    start, end = trace.untrained or (len(trace.text), len(trace.text))
-    parts = [encode(trace.text[:start]), encode(trace.text[start:end]), encode(trace.text[end:])]
-    ids = prompt_ids + parts[0] + parts[1] + parts[2] + [tokenizer.eos_token_id]
-    labels = [IGNORE_INDEX] * len(prompt_ids) + parts[0] + [IGNORE_INDEX] * len(parts[1])
-    return ids, labels + parts[2] + [tokenizer.eos_token_id]
+    ids = encode(raw_prompt(problem))
+    labels = [IGNORE_INDEX] * len(ids)
+    cut = 0
+    for start, end in (*trace.untrained, (len(trace.text), len(trace.text))):
+        trained, skipped = encode(trace.text[cut:start]), encode(trace.text[start:end])
+        ids += trained + skipped
+        labels += trained + [IGNORE_INDEX] * len(skipped)
+        cut = end
+    return [*ids, tokenizer.eos_token_id], [*labels, tokenizer.eos_token_id]
 
 
 def collate(examples: list[Example], pad_id: int):
