@@ -19,7 +19,8 @@ import pyarrow as pa
 import pytest
 import torch
 
-from fipo_bench.algos import LossConfig, fipo_token_credit, future_kl
+from fipo_bench.algos import LossConfig, fipo_token_credit
+from fipo_bench.algos.future_kl import future_kl
 from fipo_bench.analysis.batching import plan_batches, plan_chunks
 from fipo_bench.analysis.credit import plan_credit, run_credit
 from fipo_bench.analysis.pair_scoring import Trajectory, score_pair
