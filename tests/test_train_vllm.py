@@ -28,7 +28,8 @@ def test_vllm_rollouts_follow_the_updated_policy(model_dir, tmp_path):
     out, db = tmp_path / "run", tmp_path / "fipo.duckdb"
     sets = ["rollout.prompts_per_step=4", "rollout.samples_per_prompt=4",
             "update.mini_batch_prompts=2", "rollout.max_response_tokens=32",
-            "rewards.overlong_buffer=0", "optimiser.lr=1e-3", "optimiser.warmup_steps=0"]  # fmt: skip
+            "rewards.overlong_buffer=0", "optimiser.lr=1e-3",
+            "optimiser.warmup_steps=0"]  # fmt: skip
     argv = [sys.executable, "-m", "fipo_bench", "train", "--preset", "tiny-grpo", "--engine",
             "vllm", "--model", str(model_dir), "--steps", "2", "--out", str(out), "--db", str(db),
             "--quiet", *(a for s in sets for a in ("--set", s))]  # fmt: skip
