@@ -208,4 +208,3 @@ def test_killed_run_leaves_its_last_checkpoint_usable(model_dir, tmp_path):
     assert resumed == 0
     assert latest_checkpoint(out).step == last.step + 1
     assert (last.step + 1, "reward/mean") in _metrics(db, out)
-
