@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from fipo_bench.store import Store
+from fipo_bench.store import dashboard_queries as dq
+from fipo_bench.store.analysis_queries import token_columns
 from fipo_bench.train.run_dir import run_id_for
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
@@ -42,8 +44,8 @@ def test_vllm_rollouts_follow_the_updated_policy(model_dir, tmp_path):
     # GRPO trains on every group (so step 2 has rollouts to compare); one with signal is enough
     assert metrics[(1, "num_updates")] >= 1 and metrics[(1, "grad_norm")] > 0
     # how far step 1's updates moved the log-probs of its own rollouts (delta of the credit)
-    samples = store.run_samples(run_id_for(out), step=1).to_pylist()
-    tokens = store.trajectories([s["sample_id"] for s in samples]).to_pylist()
+    samples = dq.step_outcomes(store, run_id_for(out), 1).to_pylist()
+    tokens = token_columns(store, [s["sample_id"] for s in samples], ["delta"]).to_pylist()
     moved = max(abs(t["delta"]) for t in tokens)
     assert moved > 100 * LOGPROB_TOL
     # step 2 sampled from the synced weights: engine log-probs equal the updated policy's
