@@ -23,8 +23,8 @@ from fipo_bench.verify import (
     shutdown,
 )
 from fipo_bench.verify import pool as verify_pool
-from fipo_bench.verify.normalize import plain_integer
 from fipo_bench.verify.judge import judge_pair, read_progress
+from fipo_bench.verify.normalize import plain_integer
 from fipo_bench.verify.rules import RULE_NONE
 
 # Generous: these tests check verdicts, not speed, on a CPU shared with other jobs.
