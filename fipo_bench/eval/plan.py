@@ -11,11 +11,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fipo_bench.errors import ConfigError, EngineError
+from fipo_bench.eval.context import check_prompts_fit
 from fipo_bench.eval.identity import eval_id, problems_fingerprint
 from fipo_bench.eval.model_ref import ModelRef, resolve_model
-from fipo_bench.eval.settings import EvalSettings
+from fipo_bench.eval.settings import MAX_SAMPLES_PER_EVAL, EvalSettings
 from fipo_bench.tasks import default_prompt, load_problems, render_prompt
 from fipo_bench.tasks.problem import Problem
+
+
+@dataclass(frozen=True)
+class Unit:
+    """Samples generated, verified and stored together (one transaction, one seed): sample
+    indices first_sample .. first_sample + n_samples - 1 of each of these problems."""
+
+    problems: tuple[int, ...]  # indices into EvalJob.problems
+    first_sample: int
+    n_samples: int
+
+    def keys(self, problems: Sequence[Problem]) -> list[tuple[str, int]]:
+        """(problem_id, sample_idx) of every sample of the unit."""
+        span = range(self.first_sample, self.first_sample + self.n_samples)
+        return [(problems[i].problem_id, k) for i in self.problems for k in span]
 
 
 @dataclass(frozen=True)
@@ -32,7 +48,7 @@ class EvalJob:
     prompt_template: str
     problems: tuple[Problem, ...]
     prompts: tuple[str, ...]
-    units: tuple[tuple[int, ...], ...]  # problem indices generated and stored together
+    units: tuple[Unit, ...]
     models: tuple[PlannedModel, ...]
 
     @property
@@ -58,11 +74,17 @@ def resolve_engine(choice: str) -> str:
     return "hf"
 
 
-def plan_units(num_problems: int, problems_per_unit: int) -> tuple[tuple[int, ...], ...]:
-    return tuple(
-        tuple(range(start, min(start + problems_per_unit, num_problems)))
-        for start in range(0, num_problems, problems_per_unit)
-    )
+def plan_units(num_problems: int, settings: EvalSettings) -> tuple[Unit, ...]:
+    """Whole problems per unit while n fits in one; else each problem in chunks of
+    samples_per_unit samples (the last chunk may be shorter)."""
+    n, chunk = settings.n, settings.samples_per_unit
+    per_unit = settings.problems_per_unit
+    units = []
+    for start in range(0, num_problems, per_unit):
+        indices = tuple(range(start, min(start + per_unit, num_problems)))
+        for first in range(0, n, chunk):
+            units.append(Unit(indices, first, min(chunk, n - first)))
+    return tuple(units)
 
 
 def plan_eval(settings: EvalSettings, model_specs: Sequence[str], db_path: Path) -> EvalJob:
@@ -84,12 +106,20 @@ def plan_eval(settings: EvalSettings, model_specs: Sequence[str], db_path: Path)
     )
     if not problems:
         raise ConfigError(f"--dataset {settings.dataset}: no problems to evaluate")
+    total = settings.n * len(problems)
+    if total > MAX_SAMPLES_PER_EVAL:
+        raise ConfigError(
+            f"--n {settings.n} x {len(problems)} problems = {total:,} samples; allowed: at most"
+            f" {MAX_SAMPLES_PER_EVAL:,} samples per eval (lower --n or --limit)"
+        )
     prompts = tuple(render_prompt(p, template) for p in problems)
     problems_key = problems_fingerprint(problems, prompts)
 
     planned: list[PlannedModel] = []
     for spec in model_specs:
         ref = resolve_model(spec, db_path=db_path)
+        if ref.kind != "hub":
+            check_prompts_fit(spec, Path(ref.location), problems, prompts)
         key = eval_id(
             ref.identity,
             settings,
@@ -108,6 +138,6 @@ def plan_eval(settings: EvalSettings, model_specs: Sequence[str], db_path: Path)
         prompt_template=template,
         problems=problems,
         prompts=prompts,
-        units=plan_units(len(problems), settings.problems_per_unit),
+        units=plan_units(len(problems), settings),
         models=tuple(planned),
     )
