@@ -9,6 +9,8 @@ and regenerates the missing ones exactly as an uninterrupted run would have.
 from __future__ import annotations
 
 import dataclasses
+import os
+import socket
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -138,6 +140,10 @@ def eval_row(job: EvalJob, model: PlannedModel) -> dict:
             "limit": settings.limit,
             "problems_per_unit": settings.problems_per_unit,
             "samples_per_unit": settings.samples_per_unit,
+            # For the dashboard: progress of a running eval, and whether its writer still
+            # lives (a SIGKILLed eval stays 'running').
+            "total_samples": job.total_samples,
+            "writer": {"host": socket.gethostname(), "pid": os.getpid()},
         },
     )
 
