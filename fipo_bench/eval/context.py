@@ -48,6 +48,16 @@ def check_prompts_fit(
     except (OSError, ValueError, KeyError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ModelError(f"--model {spec}: cannot load its tokenizer ({first})") from err
+    _check_tokens(spec, tokenizer, context, problems, prompts)
+
+
+def check_prompt_tokens(label: str, tokenizer, context: int, loaded) -> None:
+    """The same check with a loaded tokenizer and context (an engine's), `loaded` holding
+    problems and prompts."""
+    _check_tokens(label, tokenizer, context, loaded.problems, loaded.prompts)
+
+
+def _check_tokens(spec, tokenizer, context, problems, prompts) -> None:
     for problem, prompt in zip(problems, prompts, strict=True):
         if _surely_fits(prompt, context):
             continue

@@ -15,13 +15,15 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from fipo_bench.engines.record import GenerationRecord, SamplingSettings
 from fipo_bench.errors import FipoBenchError, ModelError
 from fipo_bench.eval.identity import unit_seed
 from fipo_bench.eval.metrics import EvalMetrics
-from fipo_bench.eval.plan import EvalJob, PlannedModel, Unit
+from fipo_bench.eval.plan import EvalJob, PlannedModel, Unit, plan_engine_eval
 from fipo_bench.eval.rows import unit_rows
+from fipo_bench.eval.settings import EvalSettings
 from fipo_bench.eval.sink import Sink, StoreSink
 
 VERIFY_TIMEOUT_S = 5.0
@@ -120,7 +122,9 @@ def _load_engine(engine_factory: Callable[[], object], model: PlannedModel):
 def eval_row(job: EvalJob, model: PlannedModel) -> dict:
     """The evals row of one model's eval (Store.upsert_eval's keyword arguments)."""
     settings = job.settings
+    linked = {} if model.step is None else {"step": model.step}
     return dict(
+        **linked,
         dataset=job.dataset,
         n=settings.n,
         temperature=settings.temperature,
@@ -130,7 +134,7 @@ def eval_row(job: EvalJob, model: PlannedModel) -> dict:
         engine=job.engine,
         run_id=model.ref.run_id,
         ckpt_id=model.ref.ckpt_id,
-        model_path=model.ref.location,
+        model_path=model.ref.location or None,
         prompt_template=job.prompt_template,
         config={
             "model_spec": model.ref.spec,
@@ -156,6 +160,7 @@ def generate_and_store(
     progress: ProgressSink,
     *,
     units: Sequence[Unit] | None = None,
+    close_engine: bool = True,
 ) -> ModelResult:
     """One model's eval over `units` (default: all of the job's), resumed from whatever the
     sink holds for its eval_id."""
@@ -184,7 +189,7 @@ def generate_and_store(
             finally:
                 progress.finish()
         finally:
-            if engine is not None:
+            if engine is not None and close_engine:
                 engine.close()
     metrics = sink.finish(model.eval_id)
     return ModelResult(
@@ -255,3 +260,37 @@ def engine_factory(job: EvalJob, model: PlannedModel, engine_kwargs=None) -> Cal
         return make_engine(job.engine, model.ref.location, **(engine_kwargs or {}))
 
     return factory
+
+
+def run_eval_with_engine(
+    engine,
+    *,
+    model_label: str,
+    settings: EvalSettings,
+    db_path: Path,
+    run_id: str,
+    step: int,
+    model_path: str | None = None,
+    progress: ProgressSink | None = None,
+) -> ModelResult:
+    """Evaluate the model `engine` serves (e.g. the trainer's live policy) as the validation
+    of `run_id` at `step`; the engine stays open. Same problems, prompts, verification and
+    storage as run_eval; a stored validation of the same step and settings is resumed, or
+    skipped when complete. Nothing is written before plan_engine_eval's checks pass."""
+    job = plan_engine_eval(
+        engine,
+        settings,
+        db_path,
+        model_label=model_label,
+        run_id=run_id,
+        step=step,
+        model_path=model_path,
+    )
+    return generate_and_store(
+        job,
+        job.models[0],
+        StoreSink(db_path),
+        lambda: engine,
+        progress or ProgressSink(),
+        close_engine=False,
+    )
