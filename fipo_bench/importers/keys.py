@@ -26,8 +26,9 @@ def run_id(format_name: str, name: str, path: Path) -> str:
     return f"{slug(name)}-{digest([format_name, str(path.resolve())], 3)}"
 
 
-def eval_id(format_name: str, path: Path, *parts: object) -> str:
-    return "ev-" + digest([format_name, str(path.resolve()), *parts], 8)
+def eval_id(format_name: str, *parts: object) -> str:
+    """`ev-<hash>` of what identifies the source's eval (a path, a step, the tool's own id)."""
+    return "ev-" + digest([format_name, *(str(p) if isinstance(p, Path) else p for p in parts)], 8)
 
 
 def prompt_problem_id(prompt: str) -> str:

@@ -92,7 +92,7 @@ def read(root: Path, name: str | None = None) -> ImportedSource:
         if dump.validation:
             evals.append(
                 ImportedEval(
-                    eval_id=keys.eval_id(FORMAT, root, "validation", dump.step),
+                    eval_id=keys.eval_id(FORMAT, root.resolve(), "validation", dump.step),
                     dataset=dataset,
                     n=max(counts.values(), default=1),
                     engine="verl",
