@@ -21,7 +21,7 @@ from typing import Any
 
 from fipo_bench.errors import DataError
 from fipo_bench.importers import keys
-from fipo_bench.importers.lines import gold_text
+from fipo_bench.importers.lines import gold_text, number_or_nan
 from fipo_bench.importers.records import ImportedEval, ImportedSample, ImportedSource
 from fipo_bench.tasks.problem import Problem
 
@@ -69,8 +69,8 @@ def read(path: Path, name: str | None = None) -> ImportedSource:
         n=max(per_problem),
         engine=FORMAT,
         model_path=_dig(header, "eval", "model"),
-        temperature=_num(config.get("temperature")),
-        top_p=_num(config.get("top_p")),
+        temperature=number_or_nan(config.get("temperature")),
+        top_p=number_or_nan(config.get("top_p")),
         max_tokens=int(config.get("max_tokens") or 0),
         seed=int(config.get("seed") or 0),
         source_metrics=_metrics(header),
@@ -195,8 +195,3 @@ def _dig(obj: Any, *path: str) -> Any:
             return None
         obj = obj.get(key)
     return obj
-
-
-def _num(value: Any) -> float:
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    return float(value) if ok else float("nan")

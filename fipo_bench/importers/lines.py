@@ -73,6 +73,12 @@ def number(value: Any, where: str, key: str) -> float | None:
     raise DataError(f"{where}: {key!r} is {value!r:.40}; expected a finite number")
 
 
+def number_or_nan(value: Any) -> float:
+    """A setting the source may omit (temperature, top_p): its value, NaN when absent."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    return float(value) if ok else float("nan")
+
+
 def verdict(value: Any, where: str, key: str) -> bool | None:
     """The source's own correct/wrong: a bool, or a number read as > 0 (1.0 / 0.0 / -1.0)."""
     score = number(value, where, key)

@@ -30,7 +30,7 @@ from typing import Any
 
 from fipo_bench.errors import DataError
 from fipo_bench.importers import keys
-from fipo_bench.importers.lines import gold_text, json_lines, need, number, verdict
+from fipo_bench.importers.lines import gold_text, json_lines, need, number, number_or_nan, verdict
 from fipo_bench.importers.metric_names import verl_to_fipo
 from fipo_bench.importers.records import (
     ImportedEval,
@@ -97,8 +97,8 @@ def read(root: Path, name: str | None = None) -> ImportedSource:
                     n=max(counts.values(), default=1),
                     engine="verl",
                     model_path=_get(config, "actor_rollout_ref.model.path"),
-                    temperature=_float(val_kwargs.get("temperature")),
-                    top_p=_float(val_kwargs.get("top_p")),
+                    temperature=number_or_nan(val_kwargs.get("temperature")),
+                    top_p=number_or_nan(val_kwargs.get("top_p")),
                     max_tokens=int(_get(config, "data.max_response_length") or 0),
                     run_id=run_id,
                     step=dump.step,
@@ -308,11 +308,3 @@ def _algo(config: dict[str, Any]) -> str | None:
     loss = _get(config, "actor_rollout_ref.actor.policy_loss.loss_mode")
     estimator = _get(config, "algorithm.adv_estimator")
     return loss if loss not in (None, "vanilla") else estimator
-
-
-def _float(value: Any) -> float:
-    return (
-        float(value)
-        if isinstance(value, int | float) and not isinstance(value, bool)
-        else (float("nan"))
-    )
