@@ -44,7 +44,7 @@ class StageTimes:
 class ModelResult:
     model: PlannedModel
     engine: str
-    metrics: EvalMetrics
+    metrics: EvalMetrics | None  # None: a shard that holds none of the eval's samples
     generated_samples: int  # this command
     reused_samples: int  # already stored by an earlier (interrupted) command
     wall_s: float
@@ -249,6 +249,31 @@ def run_eval(job: EvalJob, *, progress: ProgressSink | None = None, engine_kwarg
     sink = StoreSink(job.db_path)
     return [
         generate_and_store(job, model, sink, engine_factory(job, model, engine_kwargs), progress)
+        for model in job.models
+    ]
+
+
+def shard_units(units: Sequence[Unit], shard) -> list[Unit]:
+    """Shard K of N (1-based) takes every N-th unit, starting at the K-th. Units are fixed
+    runs of (problem, sample index), each with its own seed, so a shard generates exactly the
+    samples the unsharded eval generates for those units, and N shards cover them once."""
+    return [unit for i, unit in enumerate(units) if i % shard.count == shard.index - 1]
+
+
+def run_eval_shard(
+    job: EvalJob, shard, out_dir: Path, *, progress: ProgressSink | None = None, engine_kwargs=None
+) -> list[ModelResult]:
+    """Shard `shard` (a fipo_bench.store.shards.ShardSpec) of every model's eval, written as
+    Parquet under out_dir; no DuckDB file is opened for writing. Rerunning resumes it."""
+    from fipo_bench.eval.sink import ShardSink
+
+    progress = progress or ProgressSink()
+    sink = ShardSink(out_dir, shard)
+    units = shard_units(job.units, shard)
+    return [
+        generate_and_store(
+            job, model, sink, engine_factory(job, model, engine_kwargs), progress, units=units
+        )
         for model in job.models
     ]
 

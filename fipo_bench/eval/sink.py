@@ -28,8 +28,8 @@ class Sink(Protocol):
 
     def write_unit(self, samples: pa.Table, tokens: pa.Table) -> None: ...
 
-    def finish(self, eval_id: str) -> EvalMetrics:
-        """Mark the eval done and return its metrics over everything stored."""
+    def finish(self, eval_id: str) -> EvalMetrics | None:
+        """Mark the eval done and return its metrics over everything stored (None: nothing)."""
 
     def fail(self, eval_id: str) -> None: ...
 
@@ -82,3 +82,21 @@ class StoreSink:
     def fail(self, eval_id: str) -> None:
         if self._store is not None:
             self._store.set_eval_status(eval_id, "failed")
+
+
+class ShardSink(StoreSink):
+    """Shard K of N of an eval: Parquet files under `out_dir` (fipo_bench.store.shards), no
+    DuckDB file. 'done' marks this shard's part complete; `fipo-bench db merge` computes the
+    eval's metrics over all shards, so a shard with no unit of its own is still done."""
+
+    def __init__(self, out_dir: Path, shard) -> None:
+        from fipo_bench.store.shards import ShardStore
+
+        self.db_path = out_dir
+        self._store = ShardStore(out_dir, shard)
+
+    def finish(self, eval_id: str) -> EvalMetrics | None:
+        self._store.set_eval_status(eval_id, "done")
+        if self._store.eval_samples(eval_id).num_rows == 0:
+            return None
+        return stored_eval_metrics(self._store, eval_id)  # this shard's samples only
