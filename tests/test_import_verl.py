@@ -208,3 +208,21 @@ def test_an_empty_folder_is_not_a_verl_run(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert _import(tmp_path / "empty", tmp_path / "x.duckdb") == 2
     assert "no verl dumps" in capsys.readouterr().err
+
+
+def test_tensorboard_events_without_tensorboard_installed_is_one_line(tmp_path, verl_run):
+    """A child process where tensorboard cannot be imported, as without the [tracking] extra."""
+    import subprocess
+    import sys
+
+    args = ["import", "verl-run", str(verl_run), "--db", str(tmp_path / "x.duckdb")]
+    code = (
+        "import sys; sys.modules['tensorboard'] = None\n"
+        "from fipo_bench.cli import main\n"
+        f"sys.exit(main({args!r}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    err = proc.stderr.strip()
+    assert "install fipo-bench[tracking]" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "x.duckdb").exists()

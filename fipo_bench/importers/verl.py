@@ -246,7 +246,13 @@ def _is_file_logger(path: Path) -> bool:
 
 
 def _tensorboard_scalars(events: Path) -> Iterator[tuple[int, str, float]]:
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    try:
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    except ImportError:
+        raise DataError(
+            f"{events}: install fipo-bench[tracking] to read TensorBoard events, or pass a"
+            " file-logger dump (trainer.logger=[file])"
+        ) from None
 
     accumulator = EventAccumulator(str(events), size_guidance={"scalars": 0, "tensors": 0})
     try:
