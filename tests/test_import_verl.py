@@ -226,3 +226,31 @@ def test_tensorboard_events_without_tensorboard_installed_is_one_line(tmp_path, 
     err = proc.stderr.strip()
     assert "install fipo-bench[tracking]" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "x.duckdb").exists()
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "Home.py",
+        "views/runs.py",
+        "views/training.py",
+        "views/compare.py",
+        "views/trajectory.py",
+        "views/export.py",
+    ],
+)
+def test_every_dashboard_page_loads_an_imported_run(tmp_path, monkeypatch, verl_run, page):
+    """The imported run is a training run with rollouts and metrics, its validation an eval:
+    each page renders them without an exception (Streamlit's AppTest)."""
+    from streamlit.testing.v1 import AppTest
+
+    app = Path(__file__).resolve().parents[1] / "app"
+    monkeypatch.syspath_prepend(str(app))
+    db = tmp_path / "x.duckdb"
+    assert _import(verl_run, db) == 0
+    monkeypatch.setenv("FIPO_BENCH_DB", str(db))
+    at = AppTest.from_file(str(app / page), default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    if page == "views/training.py":
+        assert str(at.multiselect[0].value[0]).startswith("dapo-run-")  # the imported run

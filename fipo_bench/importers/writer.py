@@ -60,6 +60,7 @@ class ImportResult:
     disagree: int
     wall_s: float
     notes: tuple[str, ...]
+    stage_s: dict[str, float]  # read (second pass), verify, count, store: seconds each
 
 
 class ProgressSink:
@@ -150,15 +151,23 @@ def write_source(
                 config={**ev.config, "imported_from": _origin(source)},
             )
     agree = disagree = written = 0
+    stage_s = {"read": 0.0, "verify": 0.0, "count": 0.0, "store": 0.0}
     progress.start(f"import {source.format}", source.num_samples)
     try:
+        t0 = time.perf_counter()
         for batch in source.samples():
+            stage_s["read"] += time.perf_counter() - t0
             for start in range(0, len(batch), BATCH_SAMPLES):
-                table, same, differ = _sample_table(batch[start : start + BATCH_SAMPLES], count)
+                table, same, differ = _sample_table(
+                    batch[start : start + BATCH_SAMPLES], count, stage_s
+                )
+                t1 = time.perf_counter()
                 store.write_samples(table)
+                stage_s["store"] += time.perf_counter() - t1
                 agree, disagree = agree + same, disagree + differ
                 written += table.num_rows
                 progress.advance(table.num_rows)
+            t0 = time.perf_counter()
     finally:
         progress.finish()
     if source.run is not None:
@@ -178,6 +187,7 @@ def write_source(
         disagree=disagree,
         wall_s=time.perf_counter() - started,
         notes=tuple(source.notes),
+        stage_s=stage_s,
     )
 
 
@@ -194,11 +204,14 @@ def _finish_eval(store, ev) -> None:
     store.set_eval_status(ev.eval_id, "done", metrics=metrics)
 
 
-def _sample_table(samples: Sequence[ImportedSample], count) -> tuple[pa.Table, int, int]:
+def _sample_table(
+    samples: Sequence[ImportedSample], count, stage_s: dict[str, float]
+) -> tuple[pa.Table, int, int]:
     """Arrow rows of a batch, re-verified; also how many source verdicts agree / disagree."""
     from fipo_bench.store import rollout_owner, sample_id
     from fipo_bench.verify import VerifyResult, check_many
 
+    t0 = time.perf_counter()
     gradable = [i for i, s in enumerate(samples) if s.gold is not None]
     results: list[VerifyResult | None] = [None] * len(samples)
     verified = check_many(
@@ -206,12 +219,12 @@ def _sample_table(samples: Sequence[ImportedSample], count) -> tuple[pa.Table, i
     )
     for i, result in zip(gradable, verified, strict=True):
         results[i] = result
+    t1 = time.perf_counter()
     missing = [i for i, s in enumerate(samples) if s.n_tokens is None]
-    counted = (
-        dict(zip(missing, count([samples[i].text for i in missing]), strict=True))
-        if (missing)
-        else {}
-    )
+    counts = count([samples[i].text for i in missing]) if missing else []
+    counted = dict(zip(missing, counts, strict=True))
+    stage_s["verify"] += t1 - t0
+    stage_s["count"] += time.perf_counter() - t1
     cols: dict[str, list] = {name: [] for name in SAMPLE_SCHEMA.names}
     agree = disagree = 0
     for i, s in enumerate(samples):
