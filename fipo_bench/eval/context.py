@@ -41,13 +41,9 @@ def check_prompts_fit(
     context = context_length(model_dir)
     if all(_surely_fits(prompt, context) for prompt in prompts):
         return  # the common case: no tokenizer needed
-    from transformers import AutoTokenizer
+    from fipo_bench.engines.loading import load_tokenizer
 
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    except (OSError, ValueError, KeyError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ModelError(f"--model {spec}: cannot load its tokenizer ({first})") from err
+    tokenizer = load_tokenizer(str(model_dir), role=f"--model {spec}")
     _check_tokens(spec, tokenizer, context, problems, prompts)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from fipo_bench.errors import ConfigError, DataError, ModelError
+from fipo_bench.errors import ConfigError, DataError
 from fipo_bench.importers.records import ImportedSample, ImportedSource
 
 BATCH_SAMPLES = 4096
@@ -89,14 +89,9 @@ def load_counter(source: ImportedSource, tokenizer: str | None):
             f"{source.path}: the {source.format} files give no response lengths; pass"
             " --tokenizer MODEL_DIR (the run's model) to count them"
         )
-    location = tokenizer or str(source.tokenizer_dir)
-    from transformers import AutoTokenizer
+    from fipo_bench.engines.loading import load_tokenizer
 
-    try:
-        tok = AutoTokenizer.from_pretrained(location)
-    except (OSError, ValueError, KeyError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ModelError(f"--tokenizer {location}: cannot load a tokenizer ({first})") from err
+    tok = load_tokenizer(tokenizer or str(source.tokenizer_dir), role="--tokenizer")
 
     def count(texts: Sequence[str]) -> list[int]:
         if not texts:
