@@ -13,10 +13,13 @@ Writes
     upsert_run(run_id, kind=..., name, algo, preset, config, model_path)
     add_checkpoint(run_id, step, path, ckpt_id=None) -> ckpt_id
     upsert_problems(problems)                        # objects shaped like tasks.Problem
-    upsert_eval(eval_id, dataset=, n=, temperature=, top_p=, max_tokens=, seed=, engine=, ...)
+    upsert_eval(eval_id, dataset=, n=, temperature=, top_p=, max_tokens=, seed=, engine=,
+                run_id=None, step=None, ...)   # run_id + step: a training run's validation eval
         -> bool (True: it existed; resume with done_sample_keys)
     set_eval_status(eval_id, "running"|"done"|"failed", metrics=None)
     write_samples(samples: pa.Table, tokens: pa.Table | None)   # replace per sample_id
+        # optional sample columns, NULL when absent: answer_source (ANSWER_SOURCES), and an
+        # importer's source verdict source_score, source_correct
     update_token_credit(tokens: pa.Table)            # sample_id, pos + credit columns
     write_pivots(pivots: pa.Table)                   # replace per (sample_id, kind) in the batch
     write_pivots(pivots, replace=(sample_ids, kinds))   # replace all of those samples' kinds
@@ -40,6 +43,7 @@ from fipo_bench.store.ids import rollout_owner, sample_id
 from fipo_bench.store.paths import DB_ENV_VAR, DEFAULT_DB_FILE, default_db_path
 from fipo_bench.store.schema import (
     ANALYSIS_KINDS,
+    ANSWER_SOURCES,
     EVAL_STATUSES,
     PIVOT_KINDS,
     RUN_KINDS,
@@ -51,6 +55,7 @@ from fipo_bench.store.store import CREDIT_COLUMNS, EXPORT_FORMATS, Store, StoreI
 
 __all__ = [
     "ANALYSIS_KINDS",
+    "ANSWER_SOURCES",
     "CREDIT_COLUMNS",
     "DB_ENV_VAR",
     "DEFAULT_DB_FILE",

@@ -41,6 +41,7 @@ from fipo_bench.store.connection import (
 from fipo_bench.store.ids import rollout_owner, sample_id
 from fipo_bench.store.schema import (
     ANALYSIS_KINDS,
+    ANSWER_SOURCES,
     EVAL_STATUSES,
     PIVOT_KINDS,
     RUN_KINDS,
@@ -315,6 +316,7 @@ class Store:
         seed: int,
         engine: str,
         run_id: str | None = None,
+        step: int | None = None,
         ckpt_id: str | None = None,
         model_path: str | os.PathLike[str] | None = None,
         prompt_template: str | None = None,
@@ -322,13 +324,16 @@ class Store:
     ) -> bool:
         """Create eval `eval_id` (status running) or reopen it to resume.
 
-        Returns True when the eval already existed (resume: see `done_sample_keys`). Reopening
-        sets status back to running and may change n, engine or paths, but StoreError if the
-        dataset, temperature, top_p, max_tokens or seed differ: those define the samples
-        already stored, and mixing them would corrupt the eval.
+        run_id + step: a validation eval made by training run `run_id` at that step (step needs
+        a run_id). Returns True when the eval already existed (resume: see `done_sample_keys`).
+        Reopening sets status back to running and may change n, engine, paths or step, but
+        StoreError if the dataset, temperature, top_p, max_tokens or seed differ: those define
+        the samples already stored, and mixing them would corrupt the eval.
         """
         if not eval_id:
             raise StoreError("eval_id must be a non-empty string")
+        if step is not None and run_id is None:
+            raise StoreError(f"eval {eval_id}: step {step} needs the run_id it belongs to")
         new = {
             "dataset": dataset,
             "temperature": float(temperature),
@@ -348,12 +353,13 @@ class Store:
                     )
             con.execute(
                 """
-                INSERT INTO evals (eval_id, run_id, ckpt_id, model_path, dataset, n,
+                INSERT INTO evals (eval_id, run_id, step, ckpt_id, model_path, dataset, n,
                     temperature, top_p, max_tokens, seed, engine, prompt_template, config,
                     status)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')
                 ON CONFLICT (eval_id) DO UPDATE SET run_id = excluded.run_id,
-                    ckpt_id = excluded.ckpt_id, model_path = excluded.model_path,
+                    step = excluded.step, ckpt_id = excluded.ckpt_id,
+                    model_path = excluded.model_path,
                     n = excluded.n, engine = excluded.engine,
                     prompt_template = excluded.prompt_template, config = excluded.config,
                     status = 'running', finished_at = NULL
@@ -361,6 +367,7 @@ class Store:
                 [
                     eval_id,
                     run_id,
+                    None if step is None else int(step),
                     ckpt_id,
                     None if model_path is None else str(model_path),
                     dataset,
@@ -400,9 +407,11 @@ class Store:
         """Write a batch of samples (and their tokens) in one transaction; returns #samples.
 
         samples: one row per response. Required: sample_id, dataset, problem_id, sample_idx,
-        text, n_tokens, and an owner: eval_id, or run_id + step for training rollouts. Optional:
-        finish_reason, extracted, correct, verify_status (ok|no_answer|timeout|error), reward,
-        advantage. sample_id must equal ids.sample_id(owner, problem_id, sample_idx).
+        text, n_tokens, and an owner: eval_id, or run_id + step for training rollouts. Optional
+        (absent or null: NULL): finish_reason, extracted, correct, verify_status
+        (ok|no_answer|timeout|error), answer_source (box|answer_line|raw|none), reward,
+        advantage, and for imported samples the source tool's own verdict: source_score,
+        source_correct. sample_id must equal ids.sample_id(owner, problem_id, sample_idx).
         tokens: one row per response token, for samples of this batch only. Required: sample_id,
         pos, token_id; optional: token, logp and the credit columns (CREDIT_COLUMNS).
         Idempotent per sample_id: a sample already stored is replaced, and so are all of its
@@ -436,13 +445,16 @@ class Store:
     def _check_sample_ids(self, samples: pa.Table) -> None:
         require_columns(samples, ("sample_id", "problem_id", "sample_idx"), what="samples")
         check_unique(samples, "sample_id", what="samples")
-        if "verify_status" in samples.column_names:
-            bad = pc.filter(
-                samples["verify_status"],
-                pc.invert(pc.is_in(samples["verify_status"], pa.array(VERIFY_STATUSES))),
-            ).drop_null()
-            if len(bad):
-                _one_of(str(bad[0]), VERIFY_STATUSES, "verify_status")
+        for column, allowed in (
+            ("verify_status", VERIFY_STATUSES),
+            ("answer_source", ANSWER_SOURCES),
+        ):
+            if column in samples.column_names:
+                bad = pc.filter(
+                    samples[column], pc.invert(pc.is_in(samples[column], pa.array(allowed)))
+                ).drop_null()
+                if len(bad):
+                    _one_of(str(bad[0]), allowed, column)
         n = samples.num_rows
         empty = [None] * n
         eval_ids = samples["eval_id"].to_pylist() if "eval_id" in samples.column_names else empty
