@@ -121,7 +121,9 @@ class LinearFit:
         return self.slope * TOKENS_PER_SLOPE_UNIT
 
 
-def least_squares_fit(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> LinearFit:
+def least_squares_fit(
+    x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray
+) -> LinearFit:
     """Ordinary least squares of y on x (float64, centred sums)."""
     xs = np.asarray(x, dtype=np.float64)
     ys = np.asarray(y, dtype=np.float64)

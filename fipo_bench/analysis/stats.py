@@ -212,7 +212,7 @@ def paired_differences(
         raise ValueError(f"resamples must be >= 1, got {resamples}")
     check_same_problems(names[0], baseline.problem_ids, names[1], other.problem_ids)
     if baseline.problem_ids != other.problem_ids:
-        raise ValueError("ProblemScores must list their problems sorted (eval.metrics.problem_scores)")
+        raise ValueError("ProblemScores must list problems sorted (eval.metrics.problem_scores)")
     n = min(baseline.n, other.n)
     rows = [("avg@k", n), ("cons@k", n), *(("pass@k", k) for k in comparison_ks(n))]
     base = np.stack([baseline.per_problem(m, k) for m, k in rows])
@@ -243,4 +243,3 @@ def paired_differences(
         )
         for i, (metric, k) in enumerate(rows)
     ]
-

@@ -119,7 +119,9 @@ def pass_at_k_curve(n: int, c: int, k_max: int) -> np.ndarray:
     C(n-c, k) / C(n, k) = prod_{j=1..k} (n-c-j+1) / (n-j+1): one cumulative product gives the
     whole curve (the factor is 0 from k = n-c+1 on, where pass@k is 1)."""
     if not 0 <= c <= n or not 0 <= k_max <= n:
-        raise ValueError(f"pass_at_k_curve needs 0 <= c <= n and k_max <= n, got {n=} {c=} {k_max=}")
+        raise ValueError(
+            f"pass_at_k_curve needs 0 <= c <= n and k_max <= n; got {n=} {c=} {k_max=}"
+        )
     j = np.arange(1, k_max + 1, dtype=np.float64)
     return 1.0 - np.cumprod((n - c - j + 1) / (n - j + 1))
 
@@ -218,7 +220,9 @@ def problem_scores(samples: Iterable[SampleOutcome]) -> ProblemScores:
     n_samples = np.array([len(g) for g in groups], dtype=np.int64)
     n_correct = np.array([sum(s.correct for s in g) for g in groups], dtype=np.int64)
     n = int(n_samples.min())
-    curve = np.stack([pass_at_k_curve(int(m), int(c), n) for m, c in zip(n_samples, n_correct)])
+    curve = np.stack(
+        [pass_at_k_curve(int(m), int(c), n) for m, c in zip(n_samples, n_correct, strict=True)]
+    )
     cons = np.array([cons_correct(g) for g in groups], dtype=bool)
     return ProblemScores(ids, n_samples, n_correct, cons, curve)
 
@@ -242,5 +246,7 @@ def compute_metrics(samples: Iterable[SampleOutcome]) -> EvalMetrics:
         },
         response_length=length_stats([s.n_tokens for s in samples]),
         accuracy_by_length_quartile=accuracy_by_length_quartile(samples),
-        per_problem_accuracy={p: float(a) for p, a in zip(scores.problem_ids, accuracy)},
+        per_problem_accuracy={
+            p: float(a) for p, a in zip(scores.problem_ids, accuracy, strict=True)
+        },
     )

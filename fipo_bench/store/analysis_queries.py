@@ -121,3 +121,35 @@ def keyword_hit_counts(store: Store, eval_id: str) -> pa.Table:
         """,
         [eval_id],
     )
+
+
+def eval_rows(store: Store, eval_ids: Sequence[str]) -> pa.Table:
+    """One row per given eval that exists, with what its label and partial-ness need: eval_id,
+    dataset, status, n, model_path, ckpt_id, run_id and step (the eval's own, else those of
+    its checkpoint), run_name (runs.name), started_at, n_samples and n_problems stored.
+
+    In the order of `eval_ids`; ids not in the store are left out (callers name them)."""
+    ids = pa.table(
+        {
+            "eval_id": pa.array(list(eval_ids), pa.string()),
+            "ord": pa.array(range(len(eval_ids)), pa.int64()),
+        }
+    )
+    return store.read_table(
+        """
+        SELECT e.eval_id, e.dataset, e.status, e.n, e.model_path, e.ckpt_id,
+               coalesce(e.run_id, c.run_id) AS run_id, coalesce(e.step, c.step) AS step,
+               r.name AS run_name, e.started_at,
+               coalesce(s.n_samples, 0) AS n_samples, coalesce(s.n_problems, 0) AS n_problems
+        FROM wanted_evals w
+        JOIN evals e ON e.eval_id = w.eval_id
+        LEFT JOIN checkpoints c ON c.ckpt_id = e.ckpt_id
+        LEFT JOIN runs r ON r.run_id = coalesce(e.run_id, c.run_id)
+        LEFT JOIN (
+            SELECT eval_id, count(*) AS n_samples, count(DISTINCT problem_id) AS n_problems
+            FROM samples WHERE eval_id IN (SELECT eval_id FROM wanted_evals) GROUP BY eval_id
+        ) s ON s.eval_id = e.eval_id
+        ORDER BY w.ord
+        """,
+        views={"wanted_evals": ids},
+    )
