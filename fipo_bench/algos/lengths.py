@@ -49,22 +49,28 @@ def length_stats(lengths_tokens: Sequence[float] | np.ndarray) -> dict[str, floa
     }
 
 
+def _tie_groups(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(distinct lengths, group of each sample, group sizes, [G, 4] ranks each group occupies
+    in each quartile); groups in increasing length, so nothing depends on sample order."""
+    values, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.float64)  # first rank
+    end = start + counts
+    cut = x.size * np.arange(QUARTILES + 1) / QUARTILES
+    lo, hi = cut[:-1], cut[1:]
+    overlap = np.clip(np.minimum(end[:, None], hi) - np.maximum(start[:, None], lo), 0.0, None)
+    return values, inverse.reshape(-1), counts, overlap
+
+
 def quartile_weights(lengths_tokens: Sequence[float] | np.ndarray) -> np.ndarray:
     """[N, 4] weights: row i holds how much of sample i belongs to each length quartile.
 
     Rows sum to 1 and columns to N/4. A group of g equal lengths occupying ranks [a, a+g) gives
     each member overlap([a, a+g), quartile's ranks) / g of each quartile (module docstring)."""
     x = np.asarray(lengths_tokens, dtype=np.float64)
-    n = x.size
-    if n == 0:
+    if x.size == 0:
         return np.zeros((0, QUARTILES))
-    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
-    start = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.float64)  # first rank
-    end = start + counts
-    cut = n * np.arange(QUARTILES + 1) / QUARTILES
-    lo, hi = cut[:-1], cut[1:]
-    overlap = np.clip(np.minimum(end[:, None], hi) - np.maximum(start[:, None], lo), 0.0, None)
-    return (overlap / counts[:, None])[inverse.reshape(-1)]
+    _, group, counts, overlap = _tie_groups(x)
+    return (overlap / counts[:, None])[group]
 
 
 @dataclass(frozen=True)
@@ -86,19 +92,24 @@ def accuracy_by_length_quartile(
     y = np.asarray(correct, dtype=np.float64)
     if x.shape != y.shape:
         raise ValueError(f"lengths {x.shape} and outcomes {y.shape} differ in shape")
-    weights = quartile_weights(x)
+    if x.size == 0:
+        return ()
+    values, group, counts, overlap = _tie_groups(x)
+    # Per tie group first: correct counts are exact integer sums, and the groups come in
+    # length order, so the result is bit-for-bit the same for any order of the samples.
+    group_accuracy = np.bincount(group, weights=y, minlength=values.size) / counts
     out = []
-    for q in range(weights.shape[1] if x.size else 0):
-        w = weights[:, q]
-        members = x[w > 0]
-        total = float(w.sum())
+    for q in range(QUARTILES):
+        share = overlap[:, q]
+        members = values[share > 0]
+        total = float(share.sum())
         out.append(
             QuartileAccuracy(
                 quartile=q + 1,
                 num_samples=total,
                 min_tokens=int(members.min()),
                 max_tokens=int(members.max()),
-                accuracy=float(w @ y) / total,
+                accuracy=float(share @ group_accuracy) / total,
             )
         )
     return tuple(out)

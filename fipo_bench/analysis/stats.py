@@ -118,10 +118,13 @@ def bootstrap_interval(
     seed: int | np.random.SeedSequence,
     confidence: float = CONFIDENCE,
     paired: bool = False,
+    method: str = "BCa",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(low, high) of a BCa bootstrap interval over the last axis of `data` (observations).
+    """(low, high) of a bootstrap interval (BCa by default) over the last axis of `data`.
 
-    `statistic(*arrays, axis=-1)` must be vectorised. Where BCa is undefined (every resample
+    `statistic(*arrays, axis=-1)` must be vectorised. BCa's jackknife costs O(N^2) statistic
+    terms; for thousands of observations the percentile interval (method="percentile") is as
+    good and far cheaper. Where BCa is undefined (every resample
     equal, e.g. all differences 0) the percentile interval of the same resamples is used, which
     is then the single value itself."""
     from scipy import stats
@@ -139,7 +142,7 @@ def bootstrap_interval(
             paired=paired,
             axis=-1,
             confidence_level=confidence,
-            method="BCa",
+            method=method,
             rng=np.random.default_rng(seed),
         )
     low = np.atleast_1d(np.asarray(result.confidence_interval.low, dtype=np.float64))
@@ -148,7 +151,9 @@ def bootstrap_interval(
     if undefined.any():
         dist = np.atleast_2d(result.bootstrap_distribution)
         alpha = (1 - confidence) / 2
-        q_low, q_high = np.nanquantile(dist[undefined], [alpha, 1 - alpha], axis=-1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=RuntimeWarning)  # all-NaN stays NaN
+            q_low, q_high = np.nanquantile(dist[undefined], [alpha, 1 - alpha], axis=-1)
         low[undefined], high[undefined] = q_low, q_high
     return low, high
 
@@ -243,3 +248,37 @@ def paired_differences(
         )
         for i, (metric, k) in enumerate(rows)
     ]
+
+
+def cluster_bootstrap_ratios(
+    numerators: np.ndarray,
+    denominators: np.ndarray,
+    *,
+    resamples: int,
+    seed: int | np.random.SeedSequence,
+    confidence: float = CONFIDENCE,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile bootstrap interval of sum(numerators) / sum(denominators) per column, the C
+    rows (clusters, e.g. trajectories) resampled with replacement: (low[M], high[M]).
+
+    A resample that draws cluster c k_c times has (k_1..k_C) ~ Multinomial(C, 1/C), so its
+    sums are one matrix product counts @ data. That is the same bootstrap as indexing C rows
+    per resample, without the resamples x M x C array scipy.stats.bootstrap would build: for
+    1,000 trajectories x 1,000 statistics, 1,000 resamples take ~0.7 s here against ~50 s.
+    Columns whose resampled denominator is 0 give NaN resamples, which are left out."""
+    num = np.asarray(numerators, dtype=np.float64)
+    den = np.asarray(denominators, dtype=np.float64)
+    clusters = num.shape[0]
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(clusters, np.full(clusters, 1.0 / clusters), size=resamples)
+    counts = counts.astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratios = (counts @ num) / (counts @ den)
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(ratios, [alpha, 1 - alpha], axis=0)
+    gaps = np.isnan(ratios).any(axis=0)
+    if gaps.any():  # nanquantile is ~4x slower: only where some resample had a 0 denominator
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=RuntimeWarning)  # all-NaN stays NaN
+            low[gaps], high[gaps] = np.nanquantile(ratios[:, gaps], [alpha, 1 - alpha], axis=0)
+    return low, high
