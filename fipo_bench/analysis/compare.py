@@ -137,6 +137,10 @@ def check_compare_args(eval_ids: Sequence[str], baseline: str | None, resamples:
         raise ConfigError(
             f"--baseline {baseline!r} is not one of the --eval ids; allowed: {', '.join(distinct)}"
         )
+    check_resamples(resamples)
+
+
+def check_resamples(resamples: int) -> None:
     if not 1 <= resamples <= MAX_RESAMPLES:
         raise ConfigError(f"--resamples {resamples} is invalid; allowed: 1 to {MAX_RESAMPLES}")
 

@@ -123,10 +123,29 @@ def keyword_hit_counts(store: Store, eval_id: str) -> pa.Table:
     )
 
 
+# The checkpoint an eval evaluated: its ckpt_id, else a stored checkpoint whose folder is the
+# eval's model_path (the demo evaluates checkpoint folders by path); where two runs share a
+# folder (a base model stored as step 0 of each), the first stored wins.
+_EVAL_CHECKPOINT = """
+    eval_ckpt AS (
+        SELECT e.eval_id, coalesce(e.run_id, c.run_id, cp.run_id) AS run_id,
+               coalesce(e.step, c.step, cp.step) AS step
+        FROM evals e
+        LEFT JOIN checkpoints c ON c.ckpt_id = e.ckpt_id
+        LEFT JOIN (
+            SELECT path, min_by(run_id, (created_at, ckpt_id)) AS run_id,
+                   min_by(step, (created_at, ckpt_id)) AS step
+            FROM checkpoints GROUP BY path
+        ) cp ON cp.path = e.model_path
+    )
+"""
+
+
 def eval_rows(store: Store, eval_ids: Sequence[str]) -> pa.Table:
     """One row per given eval that exists, with what its label and partial-ness need: eval_id,
-    dataset, status, n, model_path, ckpt_id, run_id and step (the eval's own, else those of
-    its checkpoint), run_name (runs.name), started_at, n_samples and n_problems stored.
+    dataset, status, n, model_path, ckpt_id, run_id and step (the eval's own, else those of the
+    checkpoint it evaluated), run_name (runs.name), started_at, n_samples and n_problems
+    stored, dataset_problems (problems stored for its dataset).
 
     In the order of `eval_ids`; ids not in the store are left out (callers name them)."""
     ids = pa.table(
@@ -136,19 +155,23 @@ def eval_rows(store: Store, eval_ids: Sequence[str]) -> pa.Table:
         }
     )
     return store.read_table(
-        """
-        SELECT e.eval_id, e.dataset, e.status, e.n, e.model_path, e.ckpt_id,
-               coalesce(e.run_id, c.run_id) AS run_id, coalesce(e.step, c.step) AS step,
+        f"""
+        WITH {_EVAL_CHECKPOINT}
+        SELECT e.eval_id, e.dataset, e.status, e.n, e.model_path, e.ckpt_id, k.run_id, k.step,
                r.name AS run_name, e.started_at,
-               coalesce(s.n_samples, 0) AS n_samples, coalesce(s.n_problems, 0) AS n_problems
+               coalesce(s.n_samples, 0) AS n_samples, coalesce(s.n_problems, 0) AS n_problems,
+               coalesce(p.dataset_problems, 0) AS dataset_problems
         FROM wanted_evals w
         JOIN evals e ON e.eval_id = w.eval_id
-        LEFT JOIN checkpoints c ON c.ckpt_id = e.ckpt_id
-        LEFT JOIN runs r ON r.run_id = coalesce(e.run_id, c.run_id)
+        JOIN eval_ckpt k ON k.eval_id = e.eval_id
+        LEFT JOIN runs r ON r.run_id = k.run_id
         LEFT JOIN (
             SELECT eval_id, count(*) AS n_samples, count(DISTINCT problem_id) AS n_problems
             FROM samples WHERE eval_id IN (SELECT eval_id FROM wanted_evals) GROUP BY eval_id
         ) s ON s.eval_id = e.eval_id
+        LEFT JOIN (
+            SELECT dataset, count(*) AS dataset_problems FROM problems GROUP BY dataset
+        ) p ON p.dataset = e.dataset
         ORDER BY w.ord
         """,
         views={"wanted_evals": ids},
@@ -159,18 +182,17 @@ def run_evals(store: Store, run_ids: Sequence[str]) -> pa.Table:
     """Evals of the given training runs' checkpoints: run_id, eval_id, step, dataset, status.
 
     An eval belongs to a run through its own run_id + step (a validation eval made during
-    training) or through its checkpoint (ckpt_id). Evals without a step are left out. Ordered
-    by run_id, dataset, step, eval_id."""
+    training) or through the checkpoint it evaluated (by ckpt_id or by folder). Evals without
+    a step are left out. Ordered by run_id, dataset, step, eval_id."""
     ids = pa.table({"run_id": pa.array(list(run_ids), pa.string())})
     return store.read_table(
-        """
-        SELECT * FROM (
-            SELECT coalesce(e.run_id, c.run_id) AS run_id, e.eval_id,
-                   coalesce(e.step, c.step) AS step, e.dataset, e.status
-            FROM evals e LEFT JOIN checkpoints c ON c.ckpt_id = e.ckpt_id
-        ) x SEMI JOIN wanted_runs w ON x.run_id = w.run_id
-        WHERE x.step IS NOT NULL
-        ORDER BY x.run_id, x.dataset, x.step, x.eval_id
+        f"""
+        WITH {_EVAL_CHECKPOINT}
+        SELECT k.run_id, e.eval_id, k.step, e.dataset, e.status
+        FROM evals e JOIN eval_ckpt k USING (eval_id)
+        SEMI JOIN wanted_runs w ON k.run_id = w.run_id
+        WHERE k.step IS NOT NULL
+        ORDER BY k.run_id, e.dataset, k.step, e.eval_id
         """,
         views={"wanted_runs": ids},
     )
