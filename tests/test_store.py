@@ -553,25 +553,24 @@ def test_train_metrics_upsert_per_step_and_name(store: Store):
         {"step": 2, "value": 0.4},
     ]
     assert store.train_metrics("r1").num_rows == 3
-    assert store.last_step("r1") == 2 and store.last_step("r0") is None
     with pytest.raises(StoreError, match="must be numbers"):
         store.write_train_metrics("r1", 3, {"x": "high"})
 
 
-def test_correctness_grid_and_length_stats_summarise_stored_samples(store: Store):
+def test_list_evals_summarises_the_stored_samples_of_each_eval(store: Store):
+    """n_samples, n_problems and accuracy come from the samples stored so far (a running eval
+    shows its progress); samples alone never create an eval row."""
+    settings = dict(dataset="aime24", n=4, temperature=1.0, top_p=1.0, max_tokens=8, seed=0)
+    store.upsert_eval("e1", engine="hf", **settings)
+    store.upsert_eval("e2", engine="hf", **settings)
     samples = make_samples("e1", ["p1", "p2"], 4, correct=lambda p, i: p == "p1" or i == 0)
-    lengths = pa.array([10, 20, 30, 40, 5, 6, 7, 8], pa.int32())
-    store.write_samples(samples.set_column(6, "n_tokens", lengths), None)
-    grid = store.correctness_grid(["e1"]).select(["problem_id", "n_correct", "accuracy"])
-    assert grid.to_pylist() == [
-        {"problem_id": "p1", "n_correct": 4, "accuracy": 1.0},
-        {"problem_id": "p2", "n_correct": 1, "accuracy": 0.25},
-    ]
-    stats = {r["correct"]: r for r in store.length_stats(["e1"]).to_pylist()}
-    assert stats[False]["n"] == 3 and stats[False]["max"] == 8 and stats[False]["median"] == 7
-    assert stats[True]["mean"] == pytest.approx((10 + 20 + 30 + 40 + 5) / 5)
-    evals = store.list_evals()
-    assert evals.num_rows == 0  # samples alone do not create an eval row
+    store.write_samples(samples, None)
+    store.write_samples(make_samples("e3", ["p1"], 1), None)
+    rows = {r["eval_id"]: r for r in store.list_evals().to_pylist()}
+    assert sorted(rows) == ["e1", "e2"]
+    assert (rows["e1"]["n_samples"], rows["e1"]["n_problems"]) == (8, 2)
+    assert rows["e1"]["accuracy"] == pytest.approx(5 / 8)
+    assert (rows["e2"]["n_samples"], rows["e2"]["accuracy"]) == (0, None)
 
 
 # ---- read-only, reading(), export -------------------------------------------------------------

@@ -1,7 +1,8 @@
 """How often an eval's responses reflect, and whether reflecting goes with being right.
 
 A response reflects when the reflection lexicon matches it at least once (whole words, case
-insensitive: `analysis.pivots.Lexicon`); its reflection count is the number of matches. Per
+insensitive: `fipo_bench.reflection`, the one lexicon training and the pivots count with too);
+its reflection count is the number of matches. Per
 eval:
 - reflection rate: the share of responses with at least one reflection;
 - accuracy of reflective and of direct (non-reflective) responses, and their gap;
@@ -123,12 +124,11 @@ def reflection_stats(
 def eval_reflection(store, eval_id: str, **kwargs) -> ReflectionStats:
     """reflection_stats of a stored eval, counted with the lexicon its pivots were found with
     (the default lexicon when it has none)."""
-    from fipo_bench.analysis.pivots import Lexicon
-    from fipo_bench.analysis.settings import DEFAULT_LEXICON
+    from fipo_bench.reflection import Lexicon, default_lexicon
 
     record = store.get_analysis(eval_id, "pivots")
     phrases = record["settings"].get("lexicon") if record else None
-    lexicon = Lexicon.compile(phrases or DEFAULT_LEXICON)
+    lexicon = Lexicon.compile(phrases) if phrases else default_lexicon()
     samples = store.eval_samples(eval_id).select(["problem_id", "text", "correct", "n_tokens"])
     columns = samples.to_pydict()
     return reflection_stats(

@@ -6,22 +6,12 @@ Names follow DESIGN.md ("Metrics"), which follows verl/TRL.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 
 import torch
 
 from fipo_bench.algos import lengths
-
-# A response "reflects" when it revisits its own work; the synthetic traces use "Wait,".
-REFLECTION_PATTERN = re.compile(
-    r"\b(wait|let me re-?check|let me double[- ]check|re-?check|on second thought)\b",
-    re.IGNORECASE,
-)
-
-
-def has_reflection(text: str) -> bool:
-    return REFLECTION_PATTERN.search(text) is not None
+from fipo_bench.reflection import has_reflection
 
 
 def length_stats(lengths_tokens: Sequence[int]) -> dict[str, float]:
