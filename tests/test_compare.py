@@ -123,3 +123,37 @@ def test_bad_input_exits_2_with_one_line(db, capsys, args, message):
     code, out, err = _run(capsys, *args, "--db", str(db))
     assert code == 2 and out == ""
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_eval_with_several_models_prints_the_same_differences_as_compare(db):
+    """What `fipo-bench eval --model A --model B` prints after its metrics table."""
+    from rich.console import Console
+
+    from fipo_bench.eval.console import differences_tables
+    from fipo_bench.eval.model_ref import ModelRef
+    from fipo_bench.eval.plan import PlannedModel
+    from fipo_bench.eval.runner import ModelResult
+    from fipo_bench.eval.stored import stored_eval_metrics
+
+    store = Store(db, read_only=True)
+    results = [
+        ModelResult(
+            model=PlannedModel(ModelRef(e, "dir", f"/m/{e}", "f"), e),
+            engine="hf",
+            metrics=stored_eval_metrics(store, e),
+            generated_samples=240,
+            reused_samples=0,
+            wall_s=1.0,
+        )
+        for e in ("ev-base", "ev-better")
+    ]
+    (table,) = differences_tables(db, results, resamples=1000)
+    console = Console(record=True, width=160)
+    console.print(table)
+    text = console.export_text()
+    records = compare_evals(store, ["ev-base", "ev-better"], resamples=1000).records()
+    for record in records:
+        shown = f"{100 * record['delta']:+.1f}" + ("*" if record["excludes_zero"] else "")
+        assert shown in text
+    assert "Differences against tiny-fipo@0" in text
+    assert differences_tables(db, results[:1]) == []
