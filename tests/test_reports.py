@@ -278,3 +278,11 @@ def test_output_in_a_missing_folder_is_refused(db, tmp_path, capsys):
     assert not out.parent.exists()
     with pytest.raises(Exception, match="does not exist"):
         write_report(build_report(Store(db, read_only=True), ["ev-a"]), "md", out)
+
+
+def test_the_same_data_render_the_same_html_bytes(db):
+    """The dashboard's Export compares its download with the CLI's file byte for byte."""
+    store = Store(db, read_only=True)
+    first = render_html(build_report(store, ["ev-a", "ev-b"], ["run-1"], resamples=200))
+    again = render_html(build_report(store, ["ev-a", "ev-b"], ["run-1"], resamples=200))
+    assert first == again

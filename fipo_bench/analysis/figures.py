@@ -63,6 +63,7 @@ def _band(fig, x, low, high, colour: str, name: str, **where) -> None:
     rgb = tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
     fig.add_scatter(
         x=np.concatenate([x, x[::-1]]), y=np.concatenate([high, low[::-1]]), fill="toself",
+        mode="lines",
         fillcolor=f"rgba({rgb[0]},{rgb[1]},{rgb[2]},0.18)", line={"width": 0},
         hoverinfo="skip", showlegend=False, legendgroup=name, **where,
     )  # fmt: skip
@@ -102,7 +103,7 @@ def length_boxes(report: Report, colour: Callable[[str], str]):
         fig.add_box(
             name=label, x=[label], q1=[stat["q25"]], median=[stat["median"]], q3=[stat["q75"]],
             lowerfence=[stat["min"]], upperfence=[stat["max"]], mean=[stat["mean"]],
-            marker_color=colour(label),
+            boxmean=True, marker_color=colour(label),
         )  # fmt: skip
     fig.update_layout(
         title="Response length (tokens): min, q25, median, q75, max; dashed: mean",
@@ -120,7 +121,7 @@ def run_lengths(report: Report, colour: Callable[[str], str]):
         for stat, dash in (("mean", "solid"), ("q25", "dot"), ("q75", "dot")):
             if stat in frame:
                 fig.add_scatter(
-                    x=frame["step"], y=frame[stat], name=f"{run} {stat}", mode="lines+markers",
+                    x=frame["step"], y=frame[stat], name=f"{run} {stat}", mode="lines",
                     line={"dash": dash, "color": colour(str(run))}, legendgroup=str(run),
                 )  # fmt: skip
     fig.update_layout(
@@ -298,6 +299,7 @@ def event_study_figure(study: EventStudy, label: str):
                 line={"color": colour}, row=1, col=col,
             )  # fmt: skip
         fig.update_xaxes(title_text="tokens from the pivot", row=1, col=col)
+        fig.add_vline(x=0, line={"dash": "dot", "color": "#444", "width": 1}, row=1, col=col)
     m = study.mass
     fig.update_layout(
         title=(f"{label}: credit around {study.n_pivots} reflection pivots in"

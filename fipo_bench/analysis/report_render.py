@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 _PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}  # no link to plotly.com
 CI_LOW, CI_HIGH = " ci_low", " ci_high"
+RUN_TABLE_ROWS = 25  # steps per run in the md/html length table (the CSV keeps all)
 
 
 def check_output(path: Path, fmt: str, *, figures: bool = False) -> None:
@@ -109,14 +110,30 @@ def _differences_note(report: Report) -> str:
     )
 
 
-def run_lengths_frame(report: Report) -> pd.DataFrame:
-    """run, step, then min .. max response length (tokens) per logged step."""
+def run_lengths_frame(report: Report, max_rows_per_run: int | None = None) -> pd.DataFrame:
+    """run, step, then min .. max response length (tokens) per logged step; with
+    max_rows_per_run, that many evenly spaced steps of each run (first and last kept)."""
     if report.runs.empty:
         return pd.DataFrame()
     table = report.runs.pivot_table(index=["run", "step"], columns="stat", values="value")
     table = table.reindex(columns=[s for s in LENGTH_STATS if s in table.columns])
     table.columns.name = None
-    return table.reset_index().map(_cell)
+    table = table.reset_index()
+    if max_rows_per_run is not None:
+        keep = [
+            rows[i]
+            for rows in table.groupby("run", sort=False).indices.values()
+            for i in _spaced(len(rows), max_rows_per_run)
+        ]
+        table = table.iloc[keep]
+    return table.map(_cell)
+
+
+def _spaced(n: int, k: int) -> list[int]:
+    """k evenly spaced indices of 0..n-1 including both ends (all of them when n <= k)."""
+    if n <= k:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (k - 1)) for i in range(k)})
 
 
 def stage_frame(report: Report) -> pd.DataFrame:
@@ -201,8 +218,10 @@ def _sections(report: Report) -> list[tuple[str, str, pd.DataFrame, str | None]]
     if report.comparison is not None:
         out.append(("Differences", _differences_note(report), differences_frame(report), None))
     if not report.runs.empty:
-        out.append(("Training runs: response length (tokens)", "", run_lengths_frame(report),
-                    None))  # fmt: skip
+        note = (f"Up to {RUN_TABLE_ROWS} evenly spaced steps per run; the CSV report has every"
+                " step.")  # fmt: skip
+        table = run_lengths_frame(report, RUN_TABLE_ROWS)
+        out.append(("Training runs: response length (tokens)", note, table, None))
     if report.stage_fits:
         note = "Least squares of the checkpoints' avg@k on their mean response length."
         out.append(("Accuracy against length per stage", note, stage_frame(report), None))
@@ -233,13 +252,13 @@ def render_html(report: Report, paper: PaperFigures | None = None) -> str:
     blocks = []
     for i, (title, figure) in enumerate(report_figures(report, paper)):
         # plotly.js is inlined once, with the first figure; the others reuse it.
+        # Fixed div ids (plotly's default is a fresh uuid4): the same data, the same bytes.
         plot = pio.to_html(figure, include_plotlyjs=(i == 0), full_html=False,
-                           config=_PLOTLY_CONFIG)  # fmt: skip
+                           config=_PLOTLY_CONFIG, div_id=f"fipo-figure-{i}")  # fmt: skip
         blocks.append(f"<h2>{html.escape(title)}</h2>{plot}")
     tables = [f"<p class='note'>{html.escape(n)}</p>" for n in report.notes]
     for title, note, table, index in _sections(report):
-        shown = table.rename_axis(index) if index else table
-        body = shown.to_html(escape=True, index=index is not None, index_names=bool(index))
+        body = table.to_html(escape=True, index=index is not None, index_names=False)
         tables.append(
             f"<h2>{html.escape(title)}</h2>"
             + (f"<p>{html.escape(note)}</p>" if note else "")

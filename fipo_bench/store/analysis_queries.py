@@ -237,11 +237,13 @@ def event_windows(store: Store, eval_id: str, *, window: int, seed: int) -> pa.T
                    row_number() OVER (PARTITION BY sample_id ORDER BY pos) - 1 AS rank
             FROM tok WHERE sample_id IN (SELECT sample_id FROM piv)
         ),
-        rnd AS (
-            SELECT piv.sample_id, piv.hit, ranked.pos
+        drawn AS (
+            SELECT piv.sample_id, piv.hit, hash(piv.sample_id, piv.hit, $3) % traj.n AS rank
             FROM piv JOIN traj USING (sample_id)
-            JOIN ranked ON ranked.sample_id = piv.sample_id
-                AND ranked.rank = hash(piv.sample_id, piv.hit, $3) % traj.n
+        ),
+        rnd AS (  -- an equi-join on a computed key: DuckDB hashes it (a filter would not)
+            SELECT d.sample_id, d.hit, r.pos
+            FROM drawn d JOIN ranked r ON r.sample_id = d.sample_id AND r.rank = d.rank
         ),
         events AS (
             SELECT 'pivot' AS kind, sample_id, hit, pos FROM piv
