@@ -7,21 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import pyarrow as pa
 
+from fipo_bench.eval.rows import SAMPLE_SCHEMA  # what the evaluator writes
 from fipo_bench.store import Store, sample_id
-
-SAMPLE_SCHEMA = pa.schema(
-    [
-        ("sample_id", pa.int64()),
-        ("eval_id", pa.string()),
-        ("dataset", pa.string()),
-        ("problem_id", pa.string()),
-        ("sample_idx", pa.int32()),
-        ("text", pa.string()),
-        ("n_tokens", pa.int32()),
-        ("correct", pa.bool_()),
-        ("extracted", pa.string()),
-    ]
-)
 
 
 def write_eval(
@@ -59,6 +46,7 @@ def write_eval(
             "n_tokens": int(lengths[p, k]),
             "correct": bool(correct[p, k]),
             "extracted": "1" if correct[p, k] else "0",
+            "verify_status": "ok",
         }
         for p in range(n_problems)
         for k in range(n)

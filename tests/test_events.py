@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
-from stats_fixture import SAMPLE_SCHEMA
 
 from fipo_bench.analysis.events import event_study
 from fipo_bench.analysis.pivots import find_pivots
 from fipo_bench.analysis.settings import PivotSettings
 from fipo_bench.errors import ConfigError
+from fipo_bench.eval.rows import SAMPLE_SCHEMA
 from fipo_bench.store import Store, sample_id
 
 WINDOW = 16
