@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
+
 from fipo_bench.errors import StoreError
 from fipo_bench.eval.metrics import SampleOutcome
 
@@ -106,12 +108,10 @@ def load_evals(store, eval_ids: Sequence[str]) -> list[StoredEval]:
         )
     labels = distinct_labels(rows)
     samples = eval_outcomes(store, wanted)
-    by_eval = samples["eval_id"].to_pylist()
     out = []
     for row in rows:
         eval_id = row["eval_id"]
-        mask = [e == eval_id for e in by_eval]
-        outcomes = outcomes_from_samples(samples.filter(mask))
+        outcomes = outcomes_from_samples(samples.filter(pc.equal(samples["eval_id"], eval_id)))
         out.append(
             StoredEval(
                 eval_id=eval_id,
