@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from fipo_bench.analysis.stats import DEFAULT_RESAMPLES
 from fipo_bench.store.paths import DB_ENV_VAR
 
 
@@ -42,7 +43,7 @@ def report_command(
     ] = None,
     resamples: Annotated[
         int, typer.Option("--resamples", help="Bootstrap/permutation resamples of differences.")
-    ] = 10_000,
+    ] = DEFAULT_RESAMPLES,
     seed: Annotated[int, typer.Option("--seed", help="Seed of every resampling.")] = 0,
     window: Annotated[
         int, typer.Option("--window", help="Event study: tokens either side of a pivot.")

@@ -103,13 +103,19 @@ def metrics_table(results: Sequence[ModelResult], *, title: str) -> Table:
 
 
 def differences_tables(
-    db_path: Path, results: Sequence[ModelResult], *, resamples: int = 10_000, seed: int = 0
+    db_path: Path,
+    results: Sequence[ModelResult],
+    *,
+    resamples: int | None = None,
+    seed: int = 0,
 ) -> list[Table]:
     """With two or more models: each model against the first (paired bootstrap interval,
     permutation p-value, wins/ties/losses over the problems), read back from the store. All
-    models of one eval command answer the same problems, so they always pair."""
+    models of one eval command answer the same problems, so they always pair. resamples:
+    default that of `fipo-bench compare` (analysis.stats.DEFAULT_RESAMPLES)."""
     from fipo_bench.analysis.compare import compare_evals
     from fipo_bench.analysis.compare_render import differences_table
+    from fipo_bench.analysis.stats import DEFAULT_RESAMPLES
     from fipo_bench.store import Store
 
     eval_ids = list(dict.fromkeys(r.model.eval_id for r in results))
@@ -117,5 +123,7 @@ def differences_tables(
         return []
     store = Store(db_path, read_only=True)
     with store.reading():
-        comparison = compare_evals(store, eval_ids, resamples=resamples, seed=seed)
+        comparison = compare_evals(
+            store, eval_ids, resamples=resamples or DEFAULT_RESAMPLES, seed=seed
+        )
     return [differences_table(comparison)]
