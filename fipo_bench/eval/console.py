@@ -124,6 +124,9 @@ def differences_tables(
     store = Store(db_path, read_only=True)
     with store.reading():
         comparison = compare_evals(
-            store, eval_ids, resamples=resamples or DEFAULT_RESAMPLES, seed=seed
+            store,
+            eval_ids,
+            resamples=DEFAULT_RESAMPLES if resamples is None else resamples,
+            seed=seed,
         )
     return [differences_table(comparison)]
