@@ -100,6 +100,18 @@ def test_unequal_problem_sets_exit_2_naming_the_missing_problems(db, capsys):
     assert "Traceback" not in err
 
 
+def test_evals_with_other_sample_counts_pair_with_a_note(db, capsys, tmp_path):
+    store = Store(tmp_path / "n.duckdb")
+    rng = np.random.default_rng(5)
+    write_eval(store, "n4", rng.random((10, 4)) < 0.5)
+    write_eval(store, "n8", rng.random((10, 8)) < 0.5)
+    code, out, err = _run(capsys, "--eval", "n4", "--eval", "n8", "--db",
+                          str(tmp_path / "n.duckdb"), "--format", "json", *RESAMPLES)  # fmt: skip
+    assert code == 0
+    assert [r["k"] for r in json.loads(out) if r["metric"] == "pass@k"] == [1, 2, 4]
+    assert "n = 8 samples per problem" in err and "pass@k stops at k = 4" in err
+
+
 def test_a_partial_eval_is_flagged(db, capsys):
     args = ["--eval", "ev-base", "--eval", "ev-running", "--db", str(db), *RESAMPLES]
     code, out, err = _run(capsys, *args)

@@ -87,8 +87,20 @@ class Comparison:
         return (self.baseline, *self.others)
 
     @property
-    def partial_notes(self) -> list[str]:
-        return [e.stored.partial_note for e in self.evals if e.stored.partial]
+    def notes(self) -> list[str]:
+        """One line per caveat: partial evals, and evals whose samples per problem differ from
+        the baseline's (their avg@k and cons@k use all their own samples; pass@k rows stop at
+        the smaller n)."""
+        notes = [e.stored.partial_note for e in self.evals if e.stored.partial]
+        base_n = self.baseline.stats.n
+        notes += [
+            f"{o.label} has n = {o.stats.n} samples per problem, {self.baseline.label} n ="
+            f" {base_n}: cons@k votes over different numbers of samples; pass@k stops at"
+            f" k = {min(base_n, o.stats.n)}"
+            for o in self.others
+            if o.stats.n != base_n
+        ]
+        return notes
 
     def records(self) -> list[dict[str, Any]]:
         """One flat record per (eval, metric, k); NaN becomes None (JSON null)."""

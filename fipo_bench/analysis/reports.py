@@ -207,6 +207,8 @@ def build_report(
     evals = pd.DataFrame({d.scored.label: _column(store, d) for d in details})
     comparison, notes = _compare([d.scored for d in details], resamples, seed)
     partial = [d.scored.stored.partial_note for d in details if d.scored.stored.partial]
+    if comparison is not None:  # its other caveats (sample counts that differ)
+        notes += [n for n in comparison.notes if n not in partial]
     return Report(
         evals=evals,
         details=tuple(details),

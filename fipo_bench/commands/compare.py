@@ -52,7 +52,7 @@ def compare_command(
             store, eval_ids, baseline=baseline, resamples=resamples, seed=seed
         )
     err = Console(stderr=True, highlight=False)
-    for note in comparison.partial_notes:
+    for note in comparison.notes:
         err.print(f"warning: {note}")
     if fmt == "table":
         out = Console(highlight=False)
