@@ -41,6 +41,8 @@ DESIGN_METRICS = [
     "lr",
     "seq_dropped_frac",
     "num_gen_batches",
+    "updates_per_step",
+    "advantage/length_weighted_mean",
     "reflection_rate",
     "step_time_s",
 ]
@@ -48,10 +50,9 @@ FIPO_METRICS = [
     "future_kl/mean",
     "future_kl/min",
     "future_kl/max",
-    *(
-        f"influence_weight/{s}"
-        for s in ("mean", "min", "max", "raw_mean", "clip_frac_upper", "clip_frac_lower")
-    ),
+    *(f"influence_weight/{s}" for s in ("mean", "min", "max", "raw_mean", "abs_dev_mean")),
+    *(f"influence_weight/{s}" for s in ("clip_frac", "clip_frac_upper", "clip_frac_lower")),
+    "fipo/single_update_step",
 ]
 
 
@@ -99,6 +100,8 @@ def test_tiny_preset_trains_logs_and_checkpoints(model_dir, tmp_path, preset):
         # a step whose dynamic sampling kept no group has no update metrics: say so
         if metrics[(step, "kept_groups")] == 0:
             missing = [m for m in missing if m in ("reward/mean", "acc/mean", "lr")]
+        else:  # two prompt groups, one per mini-batch: two optimiser updates
+            assert metrics[(step, "updates_per_step")] == 2.0
         assert not missing, f"step {step} lacks {missing}"
         assert all(math.isfinite(v) for (s, _), v in metrics.items() if s == step)
     store = Store(db, read_only=True)
