@@ -15,6 +15,7 @@ if str(HERE) not in sys.path:  # `streamlit run` adds it; an embedding host may 
     sys.path.insert(0, str(HERE))
 
 import streamlit as st  # noqa: E402
+
 from fipo_dash.links import PAGES  # noqa: E402
 
 st.set_page_config(page_title="fipo-bench", page_icon=":bar_chart:", layout="wide")

@@ -81,13 +81,13 @@ def start_eval(
 # rollout batch (so FIPO's credit is not trivially 0), logged rollouts and a checkpoint every
 # other step.
 SMALL_STEPS = {
-    "prompts_per_step": 2,
-    "samples_per_prompt": 4,
-    "mini_batch_prompts": 1,
-    "micro_batch_seqs": 4,
-    "max_response_tokens": 32,
-    "dynamic_sampling": "false",
-    "save_every": 2,
+    "rollout.prompts_per_step": 2,
+    "rollout.samples_per_prompt": 4,
+    "rollout.max_response_tokens": 32,
+    "rollout.dynamic_sampling": "false",
+    "update.mini_batch_prompts": 1,
+    "update.micro_batch_seqs": 4,
+    "run.save_every": 2,
 }
 
 

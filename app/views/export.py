@@ -8,13 +8,13 @@ import io
 import pandas as pd
 import streamlit as st
 import streamlit.components.v1 as components
+
+from fipo_bench.errors import FipoBenchError
 from fipo_dash import source
 from fipo_dash.compare_data import eval_label
 from fipo_dash.export import FORMATS, report_text
 from fipo_dash.links import EVALS, RUNS, split_ids
 from fipo_dash.pickers import choose_evals, with_samples
-
-from fipo_bench.errors import FipoBenchError
 
 st.title("Export")
 store = source.store()

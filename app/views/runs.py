@@ -4,6 +4,7 @@ headline numbers; selected evals open in Compare (same tab)."""
 from __future__ import annotations
 
 import streamlit as st
+
 from fipo_dash import source
 from fipo_dash.compare_data import eval_label
 from fipo_dash.links import EVALS, PAGES
