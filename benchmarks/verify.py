@@ -213,13 +213,7 @@ def cold_child(workload: str, short: bool, timeout_s: float) -> None:
     started = time.perf_counter()
     check_many(items, timeout_s=timeout_s, workers=WORKERS)
     first_s = time.perf_counter() - started
-    repeats = []
-    for _ in range(3):
-        clear_cache()
-        started = time.perf_counter()
-        check_many(items, timeout_s=timeout_s, workers=WORKERS)
-        repeats.append(time.perf_counter() - started)
-    repeat_s = statistics.median(repeats)
+    repeat_s, _ = timed(lambda: check_many(items, timeout_s=timeout_s, workers=WORKERS), 3)
     print(
         f"cold start, {workload} ({len(items)} items) in a fresh process: warm_up {warm_s:.2f} s "
         f"(not counted), first batch {first_s:.3f} s, repeat (median of 3) {repeat_s:.3f} s, "

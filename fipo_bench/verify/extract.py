@@ -17,10 +17,15 @@ The protocol (the same for every prompt style: boxed, dapo, raw):
    26" is a list with "or" (a hedge, see rules.py).
 4. Several boxes in a row separated only by commas, "and", "or" (``\\boxed{(2,2)}`` and
    ``\\boxed{(6,2)}``) are kept together as `parts`; rules.py judges them as one set when the
-   gold has several values.
-5. **Raw protocol**, when no construct yields an answer: the last math item (math span or bare
-   expression such as "2/3") of the last sentence that has one; "so the probability is 2/3."
-   answers 2/3. A response with no math at all has no answer.
+   gold has several values (and, for such a gold, takes as many of the boxes that end the final
+   paragraph as it has values: "for part (a) ... \\boxed{1} and for part (b) ... \\boxed{2}").
+5. **Raw protocol**, when no construct yields an answer: the last sentence that holds a math
+   item (a math span, or a bare expression such as "2/3" or "1,000") answers with the value it
+   states: the first item after its last result word ("is", "are", "so", "thus", ...),
+   else its last item. "so the probability is 2/3." -> 2/3; "There are 25 seats in 5 rows."
+   -> 25; "Paula's investment is worth \\$16,386.20 after 5 years." -> \\$16,386.20. A
+   response with no math at all has no answer (source "none"), as has one whose only box is
+   left open (truncated).
 
 Each result says where its answer came from (`source`: box | answer_line | raw | none) and by
 which marker (`marker`), so a score can be audited and a drift in answer style seen.

@@ -1,4 +1,4 @@
-"""Worker side: math-verify judging under a hard per-item deadline. Runs in pool processes only.
+"""Worker side: math-verify judging under a hard per-item deadline. Runs in pool processes.
 
 math-verify's own timeouts use ``signal.alarm`` with whole seconds and cancel any other alarm in
 their ``finally``; they are switched off here (``parsing_timeout=None``, ``timeout_seconds=None``)
@@ -55,7 +55,7 @@ def judge_pair(gold: str, answer: str, *, timeout_s: float) -> Verdict:
         if not gold_parsed:
             return (STATUS_ERROR, False)  # a gold that math-verify cannot read judges nothing
         answer_parsed = parse(as_math(answer), parsing_timeout=None)
-        # allow_set_relation_comp: a gold "x \\in [-2,7]" also accepts "-2 \\le x \\le 7" (by
+        # allow_set_relation_comp: a gold "x \in [-2,7]" also accepts "-2 \le x \le 7" (by
         # default math-verify accepts that only when the relation is the gold).
         correct = bool(
             verify(gold_parsed, answer_parsed, allow_set_relation_comp=True, timeout_seconds=None)

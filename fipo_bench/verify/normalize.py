@@ -17,7 +17,12 @@ import re
 from decimal import Decimal
 from fractions import Fraction
 
-from fipo_bench.verify.latex import matching_braces, strip_delimiters, top_level_split
+from fipo_bench.verify.latex import (
+    has_unescaped_dollar,
+    matching_braces,
+    strip_delimiters,
+    top_level_split,
+)
 
 # Plain integers, optionally signed, zero-padded ("025") or with strict thousands groups.
 _PLAIN_INTEGER = re.compile(r"[+-]?(?:\d{1,100}|\d{1,3}(?:,\d{3}){1,33})")
@@ -79,7 +84,7 @@ def for_judging(text: str) -> str:
 
 def as_math(answer: str) -> str:
     """Wrap a bare answer in $...$ so math-verify reads it as LaTeX (tuples, intervals, \\text)."""
-    if _has_unescaped_dollar(answer) or "\\boxed" in answer:
+    if has_unescaped_dollar(answer) or "\\boxed" in answer:
         return answer
     return f"${answer}$"
 
@@ -266,7 +271,3 @@ def _number_without_words(answer: str) -> str:
 
 def _single_letter(text: str) -> bool:
     return len(text.strip()) == 1
-
-
-def _has_unescaped_dollar(text: str) -> bool:
-    return any(char == "$" and (i == 0 or text[i - 1] != "\\") for i, char in enumerate(text))
