@@ -276,3 +276,23 @@ def test_verify_result_keeps_its_three_field_constructor() -> None:
         "ok",
         "none",
     )
+
+
+@pytest.mark.parametrize(
+    ("response", "answer"),
+    [
+        ("Answer:\nAnswer: 25", "25"),
+        ("Answer:\nAnswer:", None),
+        ("Answer:\n" * 20_000, None),
+        ("the answer is " * 20_000, None),
+        ("Answer: " * 20_000 + "25", "25"),
+        ("so 12 and 13 are there " * 25_000, "13"),
+        ("\\boxed{1} " * 20_000, "1"),
+    ],
+)
+def test_markers_never_answer_for_each_other_and_huge_inputs_are_read_from_the_end(
+    response: str, answer: str | None
+) -> None:
+    """A marker's answer is never the next marker; thousands of markers, boxes or numbers are
+    read from the end (only the last constructs are tried, a run-on sentence from its tail)."""
+    assert extract(response).answer == answer
