@@ -215,7 +215,7 @@ def _read_answer_line(section: str, marker: re.Match[str], stop: int) -> Extract
     if not content:
         return None
     found = read_marked(content)
-    label = re.sub(r"[*_\s]+", " ", marker.group(0)).strip(" >#-")
+    label = re.sub(r"\s+([:：])", r"\1", re.sub(r"[*_\s]+", " ", marker.group(0))).strip(" >#-")
     return _finish(found, SOURCE_ANSWER_LINE, label) if found is not None else None
 
 
