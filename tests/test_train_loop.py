@@ -11,6 +11,8 @@ import torch
 
 from fipo_bench.cli import main
 from fipo_bench.store import Store
+from fipo_bench.store import dashboard_queries as dq
+from fipo_bench.store.analysis_queries import TOKEN_COLUMNS, token_columns
 from fipo_bench.train.checkpoint import latest_checkpoint
 from fipo_bench.train.run_dir import run_id_for
 
@@ -112,7 +114,7 @@ def test_tiny_preset_trains_logs_and_checkpoints(model_dir, tmp_path, preset):
     ids = tokenizer("1+2=", return_tensors="pt")["input_ids"]
     assert torch.isfinite(model(ids).logits).all()
     # per-token credit rows of the logged rollouts
-    samples = store.run_samples(run_id_for(out)).to_pylist()
+    samples = _rollouts(store, run_id_for(out))
     if samples:
         tokens = store.trajectory(samples[0]["sample_id"]).to_pylist()
         assert len(tokens) == samples[0]["n_tokens"]
@@ -121,14 +123,24 @@ def test_tiny_preset_trains_logs_and_checkpoints(model_dir, tmp_path, preset):
     if preset == "tiny-fipo":
         _assert_fipo_weights_moved(store, out, samples, metrics)
     elif samples:  # GRPO/DAPO losses weigh every token by exactly 1
-        tokens = store.trajectories([s["sample_id"] for s in samples]).to_pylist()
+        tokens = _tokens(store, samples)
         assert {t["influence_weight"] for t in tokens} == {1.0}
+
+
+def _rollouts(store, run_id: str) -> list[dict]:
+    """Every logged rollout sample of the run (no text), by step."""
+    steps = dq.rollout_steps(store, run_id)["step"].to_pylist()
+    return [row for step in steps for row in dq.step_outcomes(store, run_id, step).to_pylist()]
+
+
+def _tokens(store, samples: list[dict]) -> list[dict]:
+    return token_columns(store, [s["sample_id"] for s in samples], TOKEN_COLUMNS).to_pylist()
 
 
 def _assert_fipo_weights_moved(store, out, samples, metrics) -> None:
     """After a step's mini-batch updates the stored weights differ from 1 (FIPO != DAPO)."""
     assert samples, "no rollout logged: dynamic sampling kept no group in 2 steps"
-    tokens = store.trajectories([s["sample_id"] for s in samples]).to_pylist()
+    tokens = _tokens(store, samples)
     weights = [t["influence_weight"] for t in tokens]
     assert max(abs(w - 1.0) for w in weights) > 1e-3
     assert all(0.8 - 1e-6 <= w <= 1.2 + 1e-6 for w in weights)  # tiny-fipo's band

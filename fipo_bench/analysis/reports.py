@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from fipo_bench.reflection import Lexicon, default_lexicon
 from fipo_bench.errors import StoreError
+from fipo_bench.reflection import Lexicon, default_lexicon
 
 LENGTH_STATS = ("min", "q25", "mean", "median", "q75", "max")
 # Weights within this of a bound count as clipped (as algos.losses' clip_frac metrics).
