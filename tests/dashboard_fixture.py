@@ -108,18 +108,20 @@ def token_credit(policy, ref, prompts: list[list[int]], responses: list[list[int
 def add_analysis(db: Path, eval_id: str, ref_dir: Path) -> None:
     """Credit of every stored trajectory of `eval_id` against `ref_dir`, then its pivots of all
     three kinds: the analysis API that `fipo-bench credit` calls, settings kept in `analyses`."""
+    from fipo_bench.algos import LossConfig
     from fipo_bench.analysis.credit import plan_credit, run_credit
     from fipo_bench.analysis.pivots import find_pivots
     from fipo_bench.analysis.settings import CreditSettings
     from fipo_bench.store import Store
 
-    settings = CreditSettings(
-        ref_model=str(ref_dir),
+    loss = LossConfig(
+        mode="fipo",
         half_life=HALF_LIFE,
         influence_low=INFLUENCE_LOW,
         influence_high=INFLUENCE_HIGH,
         dual_clip_c=DUAL_CLIP_C,
     )
+    settings = CreditSettings(ref_model=str(ref_dir), loss=loss)
     run_credit(plan_credit(db, eval_id, settings))
     find_pivots(Store(db), eval_id)
 

@@ -1,4 +1,4 @@
-"""Token-level credit between two checkpoints (issue 6 item 1).
+"""Token-level credit between two checkpoints.
 
 The model pair: the embedded tiny model (conftest's `tiny_model_dir`) as the reference, and a
 copy of it whose weights are perturbed with seeded noise and saved as the "trained" checkpoint
@@ -112,7 +112,8 @@ def _grpo_advantages(samples: pd.DataFrame) -> pd.Series:
 
 
 def _credited(db: Path, eval_id: str, ref: Path, **kwargs):
-    plan = plan_credit(db, eval_id, CreditSettings(ref_model=str(ref), **{**SETTINGS, **kwargs}))
+    loss = LossConfig(mode="fipo", **{**SETTINGS, **kwargs})
+    plan = plan_credit(db, eval_id, CreditSettings(ref_model=str(ref), loss=loss))
     return plan, run_credit(plan)
 
 
@@ -253,9 +254,13 @@ def test_reference_with_another_tokenizer_is_refused_before_any_write(evaluated,
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--half-life", "0"], "--half-life 0.0 is invalid"),
-        (["--influence-low", "1.3"], "--influence-low 1.3 > --influence-high 1.2"),
-        (["--dual-clip-c", "1"], "--dual-clip-c 1.0 is invalid"),
+        (["--set", "loss.half_life=0"], "loss.half_life=0 is invalid"),
+        (["--set", "loss.influence_low=1.3"], "influence_low=1.3 must be <= influence_high=1.2"),
+        (["--set", "loss.dual_clip_c=1"], "loss.dual_clip_c=1 is invalid"),
+        (["--set", "optimiser.lr=1e-5"], "unknown setting 'optimiser.lr'"),
+        (["--preset", "tiny-fipo", "--run", "r"], "--preset tiny-fipo and --run r"),
+        (["--run", "no-such-run"], "--run 'no-such-run' is not a training run"),
+        (["--lexicon", "/no/such/file"], "--lexicon /no/such/file is not a file"),
         (["--eval", "no-such-eval"], "eval 'no-such-eval' is not in"),
         (["--ref", "/no/such/model"], "--ref /no/such/model does not exist"),
     ],
@@ -301,20 +306,45 @@ def test_unknown_database_is_a_store_error(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "kwargs",
-    [{"half_life": -1.0}, {"influence_low": -0.1}, {"dual_clip_c": 0.5}, {"batch_tokens": 1},
-     {"dtype": "float8"}, {"half_life": float("nan")}],
-)  # fmt: skip
+    "kwargs", [{"batch_tokens": 1}, {"dtype": "float8"}, {"ref_model": ""}, {"chunk_tokens": 0}]
+)
 def test_out_of_range_settings_are_config_errors(kwargs):
-    with pytest.raises(ConfigError):
-        CreditSettings(ref_model="m", **kwargs)
+    from fipo_bench.config import validate
+
+    with pytest.raises(ConfigError, match=next(iter(kwargs))):
+        validate(CreditSettings, {"ref_model": "m", **kwargs})
+
+
+def test_credit_identity_holds_the_loss_fields_credit_reads_and_nothing_else():
+    """Changing what credit depends on (half-life) recomputes; changing what it does not
+    (the PPO clip, aggregation) reuses the stored numbers."""
+    base = CreditSettings(ref_model="m")
+    moved = CreditSettings(ref_model="m", loss=LossConfig(mode="fipo", half_life=4.0))
+    unrelated = CreditSettings(
+        ref_model="m", loss=LossConfig(mode="dapo", clip_high=0.2, agg="seq-mean-token-mean")
+    )
+    assert base.identity() != moved.identity()
+    assert base.identity() == unrelated.identity()
+    assert base.loss_config().mode == "fipo" == unrelated.loss_config().mode
+
+
+def test_binary_lexicon_file_is_a_one_line_error(tmp_path):
+    from fipo_bench.commands.credit import read_lexicon
+
+    path = tmp_path / "lexicon.bin"
+    path.write_bytes(bytes(range(256)))
+    with pytest.raises(ConfigError, match="lexicon"):
+        read_lexicon(path)
+    path.write_bytes(b"wait\x00\x01\n")
+    with pytest.raises(ConfigError, match="binary"):
+        read_lexicon(path)
 
 
 def _credit_cli(db: Path, eval_id: str, ref: Path) -> list[str]:
     import sys
 
     return [sys.executable, "-m", "fipo_bench", "credit", "--eval", eval_id, "--ref", str(ref),
-            "--half-life", "6", "--db", str(db)]  # fmt: skip
+            "--set", "loss.half_life=6", "--db", str(db)]  # fmt: skip
 
 
 @pytest.mark.slow  # three credit processes

@@ -197,9 +197,8 @@ def test_compare_numbers_equal_the_evaluators_stored_metrics(dashboard_db):
 
 @pytest.mark.slow
 def test_grid_links_every_cell_to_its_problems_trajectories(dashboard_db):
-    from fipo_dash.compare_data import grid_frame
-
     from fipo_bench.store.dashboard_queries import eval_outcomes
+    from fipo_dash.compare_data import grid_frame
 
     store = Store(dashboard_db.path, read_only=True)
     ids = list(dashboard_db.eval_ids)

@@ -1,5 +1,5 @@
-"""Self-reflection pivots (issue 6 item 2): keyword spans on hand-written token texts, credit and
-entropy pivots, and what `find_pivots` stores."""
+"""Self-reflection pivots: keyword spans on hand-written token texts, credit and entropy pivots,
+and what `find_pivots` stores."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from fipo_bench.analysis.pivots import (
     find_pivots,
     keyword_hits,
 )
-from fipo_bench.analysis.settings import DEFAULT_LEXICON, PivotSettings
+from fipo_bench.analysis.settings import PivotSettings
 from fipo_bench.errors import ConfigError
+from fipo_bench.reflection import default_lexicon
 from fipo_bench.store import Store, sample_id
 
-LEX = Lexicon.compile(DEFAULT_LEXICON)
+LEX = default_lexicon()
 
 
 def _spans(tokens: list[str], lexicon: Lexicon = LEX) -> list[tuple[str, int, int]]:
@@ -80,8 +81,10 @@ def test_entropy_pivots_are_the_tokens_at_or_above_the_threshold():
      {"entropy_top_percent": 101}],
 )  # fmt: skip
 def test_bad_pivot_settings_are_config_errors(kwargs):
-    with pytest.raises(ConfigError):
-        PivotSettings(**kwargs)
+    from fipo_bench.config import validate
+
+    with pytest.raises(ConfigError, match=next(iter(kwargs))):
+        validate(PivotSettings, kwargs)
 
 
 TEXTS = {
