@@ -215,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     clock = Clock()
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as tmp:
         out = args.out or Path(tmp)
+        out.mkdir(parents=True, exist_ok=True)
         # The warmed-up build: training needs a model that sometimes answers right.
         model_dir = args.model or build_tiny_model(Path(".fipo-cache") / "gpu-check-model").path
         clock.lap("build")

@@ -153,6 +153,7 @@ def _loss_and_grads(trainer, model, inputs):
     return loss.detach(), [p.grad.detach().clone() for p in model.parameters()]
 
 
+@pytest.mark.slow
 def test_unit_weights_give_trls_own_dapo_loss(tmp_path, tiny_model_dir):
     """With the influence band [1, 1], no dual clip and no sequence drop, FIPOTrainer's loss
     and gradient on a batch are TRL's `dapo` loss on the same batch (the normal band differs)."""

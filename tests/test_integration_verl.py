@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from fipo_bench.config import get_preset, preset_names
 
 from fipo_bench.algos.losses import LossConfig, agg_normalizer, policy_loss
+from fipo_bench.config import get_preset, preset_names
 from fipo_bench.errors import ConfigError
 from fipo_bench.integrations.verl_presets import verl_overrides
 
@@ -318,6 +318,56 @@ def test_two_ranks_with_global_batch_info_give_the_unsharded_loss(agg):
     assert metrics["seq_dropped_frac"] >= 0  # metrics still come back per rank
 
 
+@needs_verl
+def test_verls_actor_loss_logs_fipo_metrics_under_verls_names():
+    """Through verl's own actor loss (workers.utils.losses.ppo_loss: unpadding, global batch
+    info, metric wrapping) fipo gives the direct call's loss, verl adds actor/pg_loss, and the
+    FIPO metrics arrive beside verl's."""
+    from tensordict import TensorDict
+    from verl.utils import tensordict_utils as tu
+    from verl.workers.utils.losses import ppo_loss
+
+    config = actor_config(fipo_overrides())
+    logp, old, adv, mask = moved_batch(batch=4, length=12, seed=3)
+    mask[-1, :3] = True  # every response non-empty: verl's unpadding needs a token per row
+    prompt_lens = torch.tensor([4, 3, 2, 4])
+    prompt_width = 4
+    attention = torch.zeros(4, prompt_width + 12, dtype=torch.long)
+    flat = []
+    for row in range(4):
+        attention[row, prompt_width - prompt_lens[row] : prompt_width] = 1
+        attention[row, prompt_width:] = mask[row]
+        # the model's output for a packed sequence: position k scores token k + 1
+        n_resp = int(mask[row].sum())
+        scores = torch.zeros(int(prompt_lens[row]) + n_resp, dtype=torch.float64)
+        scores[int(prompt_lens[row]) - 1 : -1] = logp.detach()[row, :n_resp]
+        flat.append(scores)
+    log_probs = torch.cat(flat)
+    data = TensorDict(
+        {
+            "prompts": torch.zeros(4, prompt_width, dtype=torch.long),
+            "responses": torch.zeros(4, 12, dtype=torch.long),
+            "attention_mask": attention,
+            "response_mask": mask.long(),
+            "old_log_probs": old,
+            "advantages": adv,
+        },
+        batch_size=[4],
+    )
+    info = {"dp_size": 1, "batch_num_tokens": int(mask.sum()), "global_batch_size": 4}
+    tu.assign_non_tensor(data, **info)
+    loss, metrics = ppo_loss(config, {"log_probs": log_probs}, data)
+    config.global_batch_info.clear()
+    config.global_batch_info.update(info)
+    direct, _ = call("fipo", logp.detach(), old, adv, mask, "token-mean", config)
+    assert loss.item() == pytest.approx(direct.item(), abs=1e-12)
+    logged = {name: metric.aggregate() for name, metric in metrics.items()}
+    assert logged["actor/pg_loss"] == pytest.approx(direct.item(), abs=1e-12)
+    for name in ("actor/pg_clipfrac", "actor/pg_clipfrac_lower", "actor/ppo_kl"):
+        assert name in logged
+    assert logged["influence_weight/max"] > 1.0 and "future_kl/mean" in logged
+
+
 # ------------------------------------------------------------------ bad input
 
 
@@ -369,12 +419,13 @@ def test_importing_the_plugin_without_verl_names_the_extra(monkeypatch):
 @needs_verl
 @pytest.mark.parametrize("name", preset_names())
 def test_preset_overrides_compose_against_verls_ppo_trainer_config(name):
-    """Every preset's overrides parse with hydra against verl's ppo_trainer config and the typed
-    configs verl builds from them carry the preset's values."""
-    from verl.utils.config import omega_conf_to_dataclass
+    """Every preset's overrides parse with hydra against verl's ppo_trainer config, pass verl's
+    own validate_config, and the typed configs verl builds from them carry the preset's values."""
+    from verl.utils.config import omega_conf_to_dataclass, validate_config
 
     preset = get_preset(name)
     cfg = composed(tuple(verl_overrides(preset)))
+    validate_config(cfg, use_reference_policy=preset.loss.kl_coef > 0, use_critic=False)
     actor = omega_conf_to_dataclass(cfg.actor_rollout_ref.actor)
     algorithm = omega_conf_to_dataclass(cfg.algorithm)
     assert cfg.data.train_batch_size == preset.rollout.prompts_per_step
