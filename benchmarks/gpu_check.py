@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
 import sys
 import tempfile
 import time
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from future_kl import interleaved_medians  # benchmarks/future_kl.py: medians of interleaved runs
 
 from fipo_bench.algos.future_kl import future_kl, future_kl_chunked_reference
 from fipo_bench.config import apply_overrides, get_preset
@@ -107,21 +107,6 @@ class Clock:
         self.laps[name], self._last = now - self._last, now
 
 
-def timed(fn, device: str, repeats: int) -> float:
-    """Median seconds of `fn()` over `repeats` runs after one warm-up (CUDA synchronised)."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        if device == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def eval_prompts(count: int) -> list[str]:
     return [render_prompt(p, "raw") for p in load_problems("test", n=count, seed=0)]
 
@@ -194,9 +179,16 @@ def future_kl_ratios(device: str, sizes: Sizes) -> tuple[float, float, float]:
     delta = (0.01 * torch.randn(shape, generator=gen)).to(device)
     lengths = torch.randint(sizes.fkl_length // 2, sizes.fkl_length + 1, (sizes.fkl_batch,))
     mask = (torch.arange(sizes.fkl_length)[None, :] < lengths[:, None]).to(device)
-    ours = timed(lambda: future_kl(delta, mask, 32.0), device, sizes.repeats)
-    listing = timed(lambda: future_kl_chunked_reference(delta, mask, 32.0), device, 1)
-    elementwise = timed(lambda: torch.where(mask, delta, 0.0), device, sizes.repeats)
+    medians = interleaved_medians(
+        {
+            "ours": lambda: future_kl(delta, mask, 32.0),
+            "listing": lambda: future_kl_chunked_reference(delta, mask, 32.0),
+            "elementwise": lambda: torch.where(mask, delta, 0.0),
+        },
+        sizes.repeats,
+        device,
+    )
+    ours, listing, elementwise = medians["ours"], medians["listing"], medians["elementwise"]
     gap = future_kl(delta, mask, 32.0) - future_kl_chunked_reference(delta, mask, 32.0)
     return listing / ours, ours / elementwise, gap.abs().max().item()
 

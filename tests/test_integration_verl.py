@@ -161,6 +161,7 @@ REGISTERED = """
 
 
 @needs_verl
+@pytest.mark.slow
 def test_import_verl_registers_fipo_through_the_entry_point(plugin_dir):
     """`import verl` loads the verl.plugins entry point, which registers loss mode fipo; with
     plug-ins off nothing else registers it."""
@@ -181,6 +182,7 @@ def test_the_installed_distribution_declares_the_entry_point():
 
 
 @needs_verl
+@pytest.mark.slow
 def test_a_broken_plugin_import_is_reported_at_error_level(plugin_dir):
     """verl swallows plug-in import errors at DEBUG; ours reaches stderr, naming the cause."""
     broken = run_python(
@@ -194,6 +196,7 @@ def test_a_broken_plugin_import_is_reported_at_error_level(plugin_dir):
 
 
 @needs_verl
+@pytest.mark.slow
 def test_the_target_route_registers_fipo_and_types_its_keys():
     """Naming FipoPolicyLossConfig as policy_loss._target_ imports the plug-in (registering fipo)
     and the FIPO keys arrive as typed fields; entry points are off in this interpreter."""

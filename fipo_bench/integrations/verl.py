@@ -41,6 +41,7 @@ from fipo_bench.algos.losses import LossConfig, agg_normalizer, policy_loss
 from fipo_bench.config import validate
 from fipo_bench.errors import ConfigError
 from fipo_bench.integrations import check_version, import_extra
+from fipo_bench.integrations.verl_presets import FIPO_CONFIG_TARGET, FIPO_KEYS
 
 VERL_PIN = "verl==0.9.*"
 _verl = import_extra("verl", extra="verl", pin=VERL_PIN)
@@ -51,17 +52,9 @@ from verl.workers.config import PolicyLossConfig  # noqa: E402
 
 LOSS_MODE = "fipo"
 CONFIG_KEY = "actor_rollout_ref.actor.policy_loss"
-TARGET = f"{__name__}.FipoPolicyLossConfig"
+TARGET = FIPO_CONFIG_TARGET
 # Every FIPO knob's default is fipo-bench's own (one definition: LossConfig).
 _DEFAULTS = LossConfig(mode="fipo")
-FIPO_KEYS = (
-    "half_life",
-    "influence_low",
-    "influence_high",
-    "safety_threshold",
-    "safety_mode",
-    "drop_dual_clipped_seqs",
-)
 # verl's loss_agg_mode -> (fipo-bench agg, what the divisor counts, times the length scale?)
 _AGGREGATIONS = {
     "token-mean": ("token-mean", "tokens", False),

@@ -34,6 +34,15 @@ from fipo_bench.errors import ConfigError
 ACTOR = "actor_rollout_ref.actor"
 ROLLOUT = "actor_rollout_ref.rollout"
 FIPO_CONFIG_TARGET = "fipo_bench.integrations.verl.FipoPolicyLossConfig"
+# The FIPO keys of verl's policy_loss config, named as in fipo-bench's LossConfig.
+FIPO_KEYS = (
+    "half_life",
+    "influence_low",
+    "influence_high",
+    "safety_threshold",
+    "safety_mode",
+    "drop_dual_clipped_seqs",
+)
 # verl's DAPO reward manager scores +1 / -1 and its GRPO advantage adds this epsilon.
 _VERL_REWARDS = (1.0, -1.0)
 _VERL_ADV_EPS = 1e-6
@@ -70,14 +79,7 @@ def _loss(cfg: TrainConfig) -> dict[str, Any]:
         return out
     out[f"{ACTOR}.policy_loss.loss_mode"] = "fipo"
     out[f"{ACTOR}.policy_loss._target_"] = FIPO_CONFIG_TARGET
-    for key in (
-        "half_life",
-        "influence_low",
-        "influence_high",
-        "safety_threshold",
-        "safety_mode",
-        "drop_dual_clipped_seqs",
-    ):
+    for key in FIPO_KEYS:
         out[f"+{ACTOR}.policy_loss.{key}"] = getattr(loss, key)
     return out
 
