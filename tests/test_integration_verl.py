@@ -266,6 +266,21 @@ def test_fipo_through_verl_equals_fipo_bench_policy_loss(agg):
 
 
 @needs_verl
+def test_loss_mode_fipo_without_the_typed_config_uses_fipo_benchs_defaults():
+    """`policy_loss.loss_mode=fipo` alone (verl's plain PolicyLossConfig) runs FIPO with
+    LossConfig's defaults, the paper's 32B settings."""
+    config = actor_config((f"{POLICY_LOSS}.loss_mode=fipo",))
+    assert type(config.policy_loss).__name__ == "PolicyLossConfig"
+    logp, old, adv, mask = moved_batch(seed=4)
+    loss, _ = call("fipo", logp, old, adv, mask, "token-mean", config)
+    defaults = LossConfig(mode="fipo", clip_low=0.2, clip_high=0.28, dual_clip_c=10.0)
+    reference = policy_loss(
+        logp, old, adv, mask, defaults, token_normalizer=agg_normalizer(mask, "token-mean")
+    )
+    assert abs(loss.item() - reference.loss.item()) <= 1e-12
+
+
+@needs_verl
 @pytest.mark.parametrize("agg", VERL_AGG_MODES)
 @pytest.mark.parametrize("sharded", [False, True], ids=["local", "global_batch_info"])
 def test_fipo_with_unit_weights_equals_verls_vanilla_loss(agg, sharded):
