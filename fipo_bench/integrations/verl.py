@@ -52,7 +52,6 @@ from verl.workers.config import PolicyLossConfig  # noqa: E402
 
 LOSS_MODE = "fipo"
 CONFIG_KEY = "actor_rollout_ref.actor.policy_loss"
-TARGET = FIPO_CONFIG_TARGET
 # Every FIPO knob's default is fipo-bench's own (one definition: LossConfig).
 _DEFAULTS = LossConfig(mode="fipo")
 # verl's loss_agg_mode -> (fipo-bench agg, what the divisor counts, times the length scale?)
@@ -63,36 +62,6 @@ _AGGREGATIONS = {
     "seq-mean-token-sum": ("seq-mean-token-sum-norm", "responses", False),
     "seq-mean-token-sum-norm": ("seq-mean-token-sum-norm", "responses", True),
 }
-
-
-@dataclass
-class FipoPolicyLossConfig(PolicyLossConfig):
-    """verl's PolicyLossConfig plus the FIPO keys, validated by fipo-bench's LossConfig.
-
-    An unknown key or a bad value is one ConfigError naming it (hydra shows it as the cause).
-    """
-
-    loss_mode: str = LOSS_MODE
-    half_life: float = _DEFAULTS.half_life
-    influence_low: float = _DEFAULTS.influence_low
-    influence_high: float = _DEFAULTS.influence_high
-    safety_threshold: float = _DEFAULTS.safety_threshold
-    safety_mode: str = _DEFAULTS.safety_mode
-    drop_dual_clipped_seqs: bool = _DEFAULTS.drop_dual_clipped_seqs
-
-    def __post_init__(self) -> None:
-        if self.loss_mode != LOSS_MODE:
-            raise ConfigError(
-                f"{CONFIG_KEY}.loss_mode={self.loss_mode!r} but _target_ is {TARGET}: set "
-                f"{CONFIG_KEY}.loss_mode={LOSS_MODE} (or drop the _target_ to use another loss)"
-            )
-        # Validated now, at config time; values keep LossConfig's types (hydra passes 16 as int).
-        validated = _fipo_loss_config(self.knobs())
-        for key in FIPO_KEYS:
-            object.__setattr__(self, key, getattr(validated, key))
-
-    def knobs(self) -> dict[str, Any]:
-        return {key: getattr(self, key) for key in FIPO_KEYS}
 
 
 def _refuse_unknown_keys(cls: type) -> type:
@@ -115,7 +84,36 @@ def _refuse_unknown_keys(cls: type) -> type:
     return cls
 
 
-_refuse_unknown_keys(FipoPolicyLossConfig)
+@_refuse_unknown_keys
+@dataclass
+class FipoPolicyLossConfig(PolicyLossConfig):
+    """verl's PolicyLossConfig plus the FIPO keys, validated by fipo-bench's LossConfig.
+
+    An unknown key or a bad value is one ConfigError naming it (hydra shows it as the cause).
+    """
+
+    loss_mode: str = LOSS_MODE
+    half_life: float = _DEFAULTS.half_life
+    influence_low: float = _DEFAULTS.influence_low
+    influence_high: float = _DEFAULTS.influence_high
+    safety_threshold: float = _DEFAULTS.safety_threshold
+    safety_mode: str = _DEFAULTS.safety_mode
+    drop_dual_clipped_seqs: bool = _DEFAULTS.drop_dual_clipped_seqs
+
+    def __post_init__(self) -> None:
+        if self.loss_mode != LOSS_MODE:
+            raise ConfigError(
+                f"{CONFIG_KEY}.loss_mode={self.loss_mode!r} but _target_ is "
+                f"{FIPO_CONFIG_TARGET}: set {CONFIG_KEY}.loss_mode={LOSS_MODE} (or drop the "
+                "_target_ to use another loss)"
+            )
+        # Validated now, at config time; values keep LossConfig's types (hydra passes 16 as int).
+        validated = _fipo_loss_config(self.knobs())
+        for key in FIPO_KEYS:
+            object.__setattr__(self, key, getattr(validated, key))
+
+    def knobs(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in FIPO_KEYS}
 
 
 @functools.lru_cache(maxsize=64)
