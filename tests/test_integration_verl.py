@@ -394,8 +394,15 @@ def test_an_unknown_fipo_key_is_named_with_the_allowed_ones():
     with pytest.raises(Exception) as err:
         actor_config((*fipo_overrides(), f"+{POLICY_LOSS}.half_lif=16"))
     text = str(err.value)
-    assert f"unknown key {POLICY_LOSS}.half_lif" in text and "allowed:" in text
+    assert f"unknown key {POLICY_LOSS}.half_lif for the fipo loss; allowed:" in text
     assert "half_life" in text
+
+
+@needs_verl
+def test_the_official_forks_key_names_point_to_ours():
+    with pytest.raises(Exception) as err:
+        actor_config((*fipo_overrides(), f"+{POLICY_LOSS}.decay_rate=32"))
+    assert "the official fork's decay_rate is half_life here" in str(err.value)
 
 
 @needs_verl

@@ -64,6 +64,16 @@ _AGGREGATIONS = {
 }
 
 
+# The official FIPO fork's policy_loss keys -> their name here (its launch lines are common).
+_OFFICIAL_NAMES = {
+    "decay_rate": "half_life",
+    "safety_thresh": "safety_threshold",
+    "future_kl_clip_ratio": "influence_low / influence_high (1 -/+ the ratio)",
+    "future_kl_clip_high_only": "influence_low=1.0",
+    "chunk_size": "nothing (Future-KL is computed exactly in O(L), no chunks)",
+}
+
+
 def _refuse_unknown_keys(cls: type) -> type:
     """A dataclass __init__ that names an unknown key and the allowed ones, instead of
     Python's `unexpected keyword argument` inside hydra's traceback."""
@@ -74,8 +84,12 @@ def _refuse_unknown_keys(cls: type) -> type:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         unknown = sorted(set(kwargs) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
+            key = unknown[0]
+            hint = ""
+            if key in _OFFICIAL_NAMES:
+                hint = f" (the official fork's {key} is {_OFFICIAL_NAMES[key]} here)"
             raise ConfigError(
-                f"unknown key {CONFIG_KEY}.{unknown[0]} for the fipo loss; allowed: "
+                f"unknown key {CONFIG_KEY}.{key} for the fipo loss{hint}; allowed: "
                 f"{', '.join(allowed)}"
             )
         generated(self, *args, **kwargs)
