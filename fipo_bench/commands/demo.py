@@ -30,8 +30,8 @@ def demo(
     """Run the whole loop on the embedded tiny model (no GPU, no downloads).
 
     Builds the tiny model, trains GRPO/DAPO/FIPO from it, evaluates all side by side, credits
-    the FIPO checkpoint against the base and writes the report. Rerun to resume: stored stages
-    are skipped."""
+    each trained checkpoint against the base and writes the report. Rerun to resume: stored
+    stages are skipped."""
     from rich.console import Console
     from rich.table import Table
 
@@ -54,13 +54,18 @@ def demo(
         stages.add_row(s.name, "reused" if s.reused else "done", f"{s.seconds:.1f}", s.detail)
     console.print(stages)
 
-    summary = Table(title="synthetic test split, side by side")
-    columns = list(result.summary[0]) if result.summary else []
-    for column in columns:
-        summary.add_column(column, justify="left" if column in ("model", "eval_id") else "right")
-    for row in result.summary:
-        summary.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row.values()))
+    rows = [m.row() for m in result.summary.models]
+    first = result.summary.models[0]
+    summary = Table(
+        title=f"synthetic test split, {first.num_problems} problems x {first.n} samples "
+        "(± standard error; difference to the base with its paired bootstrap 95% interval)"
+    )
+    for column in rows[0]:
+        summary.add_column(column, justify="left" if column == "model" else "right")
+    for row in rows:
+        summary.add_row(*row.values())
     console.print(summary)
+    console.print(f"[bold]{result.summary.headline}[/bold]")
     for path in result.reports:
         console.print(f"report: {path}")
     # The command as the user typed it (".venv/bin/fipo-bench" when not on PATH)

@@ -1,18 +1,19 @@
 """The demo's stages. Each is resumable and is skipped when its result is already stored:
-the model build reuses a matching build, training resumes from (or stops at) its latest
+the model build reuses a matching (intact) build, training resumes from (or stops at) its latest
 checkpoint, evals keep stored samples, credit keeps stored per-token values."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from fipo_bench.demo.plan import ALGOS, DemoPlan
+from fipo_bench.demo.summary import DemoSummary
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class DemoResult:
     aime_eval_ids: dict[str, str]  # model label -> eval id (aime24), when --aime-file
     run_ids: dict[str, str]  # algo -> training run id
     reports: list[Path]
-    summary: list[dict[str, object]] = field(default_factory=list)
+    summary: DemoSummary
 
 
 def _timed(stages: list[StageOutcome], name: str, work: Callable[[], tuple[bool, str]]) -> None:
@@ -61,9 +62,10 @@ def build_base(plan: DemoPlan, console: Console) -> tuple[bool, str]:
             bar.update(task, completed=done, total=total, stage=stage, loss=text)
 
         result = build_tiny_model(plan.base_model_dir, settings, on_progress=on_progress)
-    accuracy = result.info.get("accuracy")
-    acc_text = f", base accuracy {accuracy:.1%}" if isinstance(accuracy, float) else ""
-    return result.reused, f"{plan.base_model_dir}{acc_text}"
+    accuracy = result.info.get("test_accuracy")
+    acc_text = f", sampled test accuracy {accuracy:.1%}" if isinstance(accuracy, float) else ""
+    repaired = "" if result.repaired is None else f" (rebuilt: {result.repaired})"
+    return result.reused, f"{plan.base_model_dir}{acc_text}{repaired}"
 
 
 def final_checkpoint(run_dir: Path) -> Path | None:
@@ -146,27 +148,32 @@ def evaluate(
 
 
 def credit_and_pivots(plan: DemoPlan, eval_ids: dict[str, str], console: Console):
+    """Future-KL credit of every trained checkpoint's eval against the base, with the loss
+    config the FIPO run trained with (so FIPO's and DAPO's credit read alike on the Trajectory
+    page), then all pivots of those evals and the keyword pivots of the base."""
     from fipo_bench.analysis.credit import plan_credit, run_credit
-    from fipo_bench.analysis.pivots import find_pivots
+    from fipo_bench.analysis.pivots import PIVOT_KINDS, find_pivots
     from fipo_bench.analysis.settings import CreditSettings
     from fipo_bench.eval.console import RichProgress
     from fipo_bench.store import Store
 
-    fipo_eval = eval_ids["fipo"]
-    # The loss config the FIPO run trained with, so the credit reads like its objective did.
     settings = CreditSettings(ref_model=str(plan.base_model_dir), loss=_fipo_run_loss(plan))
-    with RichProgress(console) as progress:
-        result = run_credit(plan_credit(plan.db_path, fipo_eval, settings), progress=progress)
+    scored = tokens = 0
+    for algo in ALGOS:
+        with RichProgress(console) as progress:
+            job = plan_credit(plan.db_path, eval_ids[algo], settings)
+            result = run_credit(job, progress=progress)
+        scored += result.scored_samples
+        tokens += result.scored_tokens
     store = Store(plan.db_path)
-    summary = find_pivots(store, fipo_eval)  # keyword, credit and entropy pivots
     for label, eval_id in eval_ids.items():
-        if label != "fipo":
-            find_pivots(store, eval_id, kinds=("keyword",))  # reflections need no credit
+        # credit and entropy pivots need credit; the base's reflections need none
+        find_pivots(store, eval_id, kinds=("keyword",) if label == "base" else PIVOT_KINDS)
     detail = (
-        f"fipo vs base: {result.scored_tokens} tokens scored, {result.reused_samples} samples"
-        f" reused; reflection rate {summary.reflection_rate:.1%}"
+        f"{', '.join(ALGOS)} vs base (half-life {settings.loss.half_life:g}): {tokens} tokens"
+        f" scored in {scored} samples"
     )
-    return result.scored_samples == 0, detail
+    return scored == 0, detail
 
 
 def _fipo_run_loss(plan: DemoPlan):
@@ -185,27 +192,6 @@ def write_reports(plan: DemoPlan, eval_ids: list[str], run_ids: list[str]) -> li
     return [
         write_report(report, fmt, plan.report_stem.with_suffix(f".{fmt}")) for fmt in ("html", "md")
     ]
-
-
-def summary_rows(plan: DemoPlan, eval_ids: dict[str, str]) -> list[dict[str, object]]:
-    from fipo_bench.eval.stored import stored_eval_metrics
-    from fipo_bench.store import Store
-
-    store = Store(plan.db_path, read_only=True)
-    rows = []
-    for label, eval_id in eval_ids.items():
-        m = stored_eval_metrics(store, eval_id)
-        rows.append(
-            {
-                "model": label,
-                "eval_id": eval_id,
-                f"avg@{m.n}": m.avg_at_n,
-                f"cons@{m.n}": m.cons_at_n,
-                f"pass@{max(m.pass_at_k)}": m.pass_at_k[max(m.pass_at_k)],
-                "mean length": m.response_length["mean"],
-            }
-        )
-    return rows
 
 
 def run_demo(plan: DemoPlan, console: Console) -> DemoResult:
@@ -248,7 +234,7 @@ def run_demo(plan: DemoPlan, console: Console) -> DemoResult:
 
         _timed(stages, "eval aime24", aime_stage)
 
-    console.rule("4/5 Future-KL credit of the FIPO checkpoint against the base, pivots")
+    console.rule("4/5 Future-KL credit of each trained checkpoint against the base, pivots")
     _timed(stages, "credit + pivots", lambda: credit_and_pivots(plan, eval_ids, console))
 
     console.rule("5/5 quartile report")
@@ -267,5 +253,12 @@ def run_demo(plan: DemoPlan, console: Console) -> DemoResult:
         aime_eval_ids=aime_eval_ids,
         run_ids=run_ids,
         reports=reports,
-        summary=summary_rows(plan, eval_ids),
+        summary=_summary(plan, eval_ids),
     )
+
+
+def _summary(plan: DemoPlan, eval_ids: dict[str, str]) -> DemoSummary:
+    from fipo_bench.demo.summary import summarize
+    from fipo_bench.store import Store
+
+    return summarize(Store(plan.db_path, read_only=True), eval_ids, seed=plan.seed)

@@ -19,7 +19,6 @@ import random
 import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from fipo_bench.errors import DataError
 from fipo_bench.resources import data_text
@@ -89,14 +88,7 @@ def parse_levels(text: str, source: str) -> tuple[dict[int, Level], tuple[int, .
     return levels, default
 
 
-def _levels_text() -> str:
-    # The checkout's own data/ first: an editable install maps fipo_bench.data to one checkout,
-    # so another worktree would otherwise read that checkout's levels.
-    source = Path(__file__).resolve().parents[2] / "data" / LEVELS_FILE
-    return source.read_text() if source.is_file() else data_text(LEVELS_FILE)
-
-
-LEVELS, DEFAULT_LEVELS = parse_levels(_levels_text(), f"data/{LEVELS_FILE}")
+LEVELS, DEFAULT_LEVELS = parse_levels(data_text(LEVELS_FILE), f"data/{LEVELS_FILE}")
 
 
 def resolve_levels(levels: int | Level | Sequence[int | Level]) -> tuple[tuple[int, Level], ...]:
