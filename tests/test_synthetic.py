@@ -17,10 +17,10 @@ from fipo_bench.tasks import synthetic
 from fipo_bench.tasks.problem import Problem
 from fipo_bench.verify import check_many
 
-# `a op b [rest] = r [tail]` with an optional `(r op' b = a)` check and `, not x` verdict
+# `= r [tail]` with an optional `(r op' b = a)` check and `, not x` verdict
 LINE = re.compile(
-    r"^(?P<a>-?\d+) (?P<op>[-+]) (?P<b>-?\d+)(?P<rest>(?: [-+] -?\d+)*) = (?P<result>-?\d+)"
-    r"(?P<tail>(?: [-+] -?\d+)*)(?: \((?P<ca>-?\d+) (?P<cop>[-+]) (?P<cb>-?\d+) = (?P<rec>-?\d+)"
+    r"^= (?P<result>-?\d+)(?P<tail>(?: [-+] -?\d+)*)"
+    r"(?: \((?P<ca>-?\d+) (?P<cop>[-+]) (?P<cb>-?\d+) = (?P<rec>-?\d+)"
     r"(?:, not (?P<not>-?\d+))?\))?$"
 )
 
@@ -71,11 +71,11 @@ def _parsed_lines(trace_text: str) -> list[tuple[re.Match, re.Match | None]]:
 
 
 def test_every_number_is_true_arithmetic_except_the_slipped_result():
-    """In each style, every line does the chain's first operation and carries the rest along
-    unchanged; every result and every check is true arithmetic, except a slipped result, whose
-    check (true arithmetic on the wrong number) recovers another operand, says `not
-    <operand>`, and is followed by the reflection phrase and the corrected line; each line
-    starts from the previous result, and the last result is the answer."""
+    """In each style, every line is the previous line (the problem for the first) with its first
+    operation done and the rest carried along unchanged; every result and every check is true
+    arithmetic, except a slipped result, whose check (true arithmetic on the wrong number)
+    recovers another number than the previous line's first, says `not <that number>`, and is
+    followed by the reflection phrase and the corrected line; the last result is the answer."""
     problems = synthetic.load_problems("train", n=150, levels=[1, 2, 3, 4, 5])
     for problem in problems:
         operands, ops = synthetic.parse_expression(problem.problem)
@@ -87,17 +87,10 @@ def test_every_number_is_true_arithmetic_except_the_slipped_result():
             for step, (first, corrected) in enumerate(_parsed_lines(trace.text)):
                 assert first is not None, trace.text
                 later = zip(ops[step + 1 :], operands[step + 2 :], strict=True)
-                rest = "".join(f" {o} {b}" for o, b in later)
-                a, op, b, result = (
-                    int(first["a"]),
-                    first["op"],
-                    int(first["b"]),
-                    int(first["result"]),
-                )
-                assert (a, op, b) == (previous, ops[step], operands[step + 1])
-                assert first["rest"] == first["tail"] == rest
+                assert first["tail"] == "".join(f" {o} {b}" for o, b in later)
+                op, b, result = ops[step], operands[step + 1], int(first["result"])
+                truth = synthetic.apply(previous, op, b)
                 slipped = step in slips
-                truth = synthetic.apply(a, op, b)
                 assert (result == truth) != slipped
                 if style == "steps":
                     assert first["ca"] is None and corrected is None
@@ -106,12 +99,12 @@ def test_every_number_is_true_arithmetic_except_the_slipped_result():
                 check_a, check_b, recovered = int(first["ca"]), int(first["cb"]), int(first["rec"])
                 assert (check_a, check_b) == (result, b) and first["cop"] != op
                 assert recovered == synthetic.apply(check_a, first["cop"], check_b)
-                assert (recovered != a) == slipped == (first["not"] is not None)
+                assert (recovered != previous) == slipped == (first["not"] is not None)
                 assert (corrected is not None) == slipped
                 if slipped:
-                    assert int(first["not"]) == a
-                    assert corrected["a"] == first["a"] and int(corrected["result"]) == truth
-                    assert int(corrected["rec"]) == a and corrected["not"] is None
+                    assert int(first["not"]) == previous
+                    assert int(corrected["result"]) == truth and corrected["tail"] == first["tail"]
+                    assert int(corrected["rec"]) == previous and corrected["not"] is None
                 previous = truth
             last = trace.text.splitlines()[-1]
             assert last == f"Answer: {previous}" == f"Answer: {problem.answer}"
@@ -126,9 +119,9 @@ def test_the_slipped_result_is_the_only_untrained_span():
     slipped = traces.write_trace(problem, "checked", {0: -1, 1: 2})
     (first_start, first_end), (start, end) = slipped.untrained
     assert slipped.text[first_start:first_end] == "11"  # 7 + 5 - 3 = 12 - 3, written as 11
-    assert slipped.text[:first_start] == "7 + 5 - 3 = "
+    assert slipped.text[:first_start] == "= "
     assert slipped.text[start:end] == "11"  # 12 - 3 = 9, written as 11
-    assert slipped.text[:start].endswith("\n12 - 3 = ")
+    assert slipped.text[:start].endswith("\n= ")
 
 
 def test_traces_verify_to_their_own_answers_and_styles_are_recognised():
@@ -149,7 +142,7 @@ def test_traces_verify_to_their_own_answers_and_styles_are_recognised():
     for trace in written:
         assert (lexicon.count(trace.text) > 0) == bool(trace.untrained)
         assert traces.caught_slips(trace.text) == len(trace.untrained)
-    assert traces.response_style("= 5\nAnswer: 5") == "other"
+    assert traces.response_style("7 + 5\nAnswer: 12") == "other"
 
 
 def test_drawn_styles_and_slips_follow_the_mix():
@@ -181,9 +174,8 @@ def test_a_slip_never_writes_a_negative_result_into_a_nonnegative_level():
         trace = traces.draw_trace(problem, traces.StyleMix(0, 0, 1, slip_rate=1.0), rng)
         for start, end in trace.untrained:
             assert int(trace.text[start:end]) >= 0
-            line = trace.text[:end].rsplit("\n", 1)[-1]
-            a, op, b = line.split(" = ")[0].split(" ")[:3]
-            offsets.add(int(trace.text[start:end]) - synthetic.apply(int(a), op, int(b)))
+            corrected = trace.text[end:].split(f"{traces.WAIT_PHRASE} = ", 1)[1]
+            offsets.add(int(trace.text[start:end]) - int(corrected.split(" ")[0]))
     assert offsets == {-2, -1, 1, 2}
 
 

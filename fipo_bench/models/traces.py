@@ -3,13 +3,13 @@
 The warm-up mixes three ways of solving `7 - 2 + 3`, so the base model samples all three and
 *how* it reasons decides how often it is right:
 
-    direct    Answer: 8                        short: the whole chain in one step, unreliable
-    steps     7 - 2 + 3 = 5 + 3                one operation per line, the rest of the chain
-              5 + 3 = 8                        carried along, so each line reads only the line
-              Answer: 8                        before it: longer, more reliable
-    checked   7 - 2 + 3 = 5 + 3 (5 + 2 = 7)    every line checked by its inverse operation;
-              5 + 3 = 9 (9 - 3 = 6, not 5). Wait, let me re-check: 5 + 3 = 8 (8 - 3 = 5)
-              Answer: 8                        a real slip is caught and fixed: the longest
+    direct    Answer: 8                     short: the whole chain in one step, unreliable
+    steps     = 5 + 3                       the chain rewritten with its first operation done,
+              = 8                           line by line (each reads only the line before it,
+              Answer: 8                     the prompt for the first): longer, more reliable
+    checked   = 5 + 3 (5 + 2 = 7)           every line checked by the inverse operation;
+              = 9 (9 - 3 = 6, not 5). Wait, let me re-check: = 8 (8 - 3 = 5)
+              Answer: 8                     a real slip is caught and fixed: the longest
 
 A line of a checked trace may carry a slip (a result off by 1 or 2): its check, true arithmetic
 on the wrong number, recovers an operand that differs from the one written, the trace says so,
@@ -35,8 +35,8 @@ from fipo_bench.tasks.problem import Problem
 STYLES = ("direct", "steps", "checked")
 WAIT_PHRASE = "Wait, let me re-check:"
 ANSWER_PREFIX = "Answer: "
-_LINE = re.compile(r"^-?\d+(?: [+-] -?\d+)+ = -?\d+", re.MULTILINE)
-_CHECK = re.compile(r"= -?\d+(?: [+-] -?\d+)* \(-?\d+ [+-] -?\d+ = -?\d+")
+_LINE = re.compile(r"^= -?\d+", re.MULTILINE)
+_CHECK = re.compile(r"^= -?\d+(?: [+-] -?\d+)* \(-?\d+ [+-] -?\d+ = -?\d+", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class StyleMix:
     direct: float = 0.3
     steps: float = 0.4
     checked: float = 0.3
-    slip_rate: float = 0.3
+    slip_rate: float = 0.2
 
     def __post_init__(self) -> None:
         shares = (self.direct, self.steps, self.checked)
@@ -80,22 +80,19 @@ def _inverse(a: int, op: str, b: int, result: int) -> str:
     return f"{result} + {b} = {result + b}"
 
 
-def _line(
-    chain: str, step: tuple[int, str, int, int], tail: str, *, checked: bool, slip: int = 0
-) -> tuple[str, int]:
-    """One derivation line, `chain = result tail` (+ its check), and the position of a slipped
-    result in it (-1: no slip)."""
+def _line(step: tuple[int, str, int, int], tail: str, *, checked: bool, slip: int = 0):
+    """One derivation line, `= result tail` (+ its check), and the position of a slipped result
+    in it (-1: no slip)."""
     a, op, b, result = step
-    right = f"{chain} = {result}{tail}"
+    right = f"= {result}{tail}"
     if not checked:
         return right, -1
     right += f" ({_inverse(a, op, b, result)})"
     if not slip:
         return right, -1
     wrong = result + slip
-    head = f"{chain} = "
-    line = f"{head}{wrong}{tail} ({_inverse(a, op, b, wrong)}, not {a}). {WAIT_PHRASE} {right}"
-    return line, len(head)
+    line = f"= {wrong}{tail} ({_inverse(a, op, b, wrong)}, not {a}). {WAIT_PHRASE} {right}"
+    return line, len("= ")
 
 
 def write_trace(problem: Problem, style: str, slips: Mapping[int, int] | None = None) -> Trace:
@@ -116,15 +113,13 @@ def write_trace(problem: Problem, style: str, slips: Mapping[int, int] | None = 
     if style == "direct":
         return Trace(style, answer)
     text, untrained = "", []
-    chain = problem.problem
     for i, step in enumerate(steps):
         tail = "".join(f" {op} {b}" for op, b in zip(ops[i + 1 :], operands[i + 2 :], strict=True))
-        line, head = _line(chain, step, tail, checked=style == "checked", slip=slips.get(i, 0))
+        line, head = _line(step, tail, checked=style == "checked", slip=slips.get(i, 0))
         if head >= 0:
             start = len(text) + head
             untrained.append((start, start + len(str(step[3] + slips[i]))))
         text += line + "\n"
-        chain = f"{step[3]}{tail}"
     return Trace(style, text + answer, tuple(untrained))
 
 
