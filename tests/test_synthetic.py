@@ -17,9 +17,9 @@ from fipo_bench.tasks import synthetic
 from fipo_bench.tasks.problem import Problem
 from fipo_bench.verify import check_many
 
-# `= r [tail]` with an optional `(r op' b = a)` check and `, not x` verdict
+# `a op b = r` with an optional `(r op' b = a)` check and `, not x` verdict
 LINE = re.compile(
-    r"^= (?P<result>-?\d+)(?P<tail>(?: [-+] -?\d+)*)"
+    r"^(?P<a>-?\d+) (?P<op>[-+]) (?P<b>-?\d+) = (?P<result>-?\d+)"
     r"(?: \((?P<ca>-?\d+) (?P<cop>[-+]) (?P<cb>-?\d+) = (?P<rec>-?\d+)"
     r"(?:, not (?P<not>-?\d+))?\))?$"
 )
@@ -71,11 +71,11 @@ def _parsed_lines(trace_text: str) -> list[tuple[re.Match, re.Match | None]]:
 
 
 def test_every_number_is_true_arithmetic_except_the_slipped_result():
-    """In each style, every line is the previous line (the problem for the first) with its first
-    operation done and the rest carried along unchanged; every result and every check is true
-    arithmetic, except a slipped result, whose check (true arithmetic on the wrong number)
-    recovers another number than the previous line's first, says `not <that number>`, and is
-    followed by the reflection phrase and the corrected line; the last result is the answer."""
+    """In each style, every line does the chain's next operation on the previous result (the
+    first operand for the first line); every result and every check is true arithmetic, except
+    a slipped result, whose check (true arithmetic on the wrong number) recovers another operand
+    than the one written, says `not <that operand>`, and is followed by the reflection phrase and
+    the corrected line; the last result is the answer."""
     problems = synthetic.load_problems("train", n=150, levels=[1, 2, 3, 4, 5])
     for problem in problems:
         operands, ops = synthetic.parse_expression(problem.problem)
@@ -86,10 +86,14 @@ def test_every_number_is_true_arithmetic_except_the_slipped_result():
             previous = operands[0]
             for step, (first, corrected) in enumerate(_parsed_lines(trace.text)):
                 assert first is not None, trace.text
-                later = zip(ops[step + 1 :], operands[step + 2 :], strict=True)
-                assert first["tail"] == "".join(f" {o} {b}" for o, b in later)
-                op, b, result = ops[step], operands[step + 1], int(first["result"])
-                truth = synthetic.apply(previous, op, b)
+                a, op, b, result = (
+                    int(first["a"]),
+                    first["op"],
+                    int(first["b"]),
+                    int(first["result"]),
+                )
+                assert (a, op, b) == (previous, ops[step], operands[step + 1])
+                truth = synthetic.apply(a, op, b)
                 slipped = step in slips
                 assert (result == truth) != slipped
                 if style == "steps":
@@ -99,12 +103,17 @@ def test_every_number_is_true_arithmetic_except_the_slipped_result():
                 check_a, check_b, recovered = int(first["ca"]), int(first["cb"]), int(first["rec"])
                 assert (check_a, check_b) == (result, b) and first["cop"] != op
                 assert recovered == synthetic.apply(check_a, first["cop"], check_b)
-                assert (recovered != previous) == slipped == (first["not"] is not None)
+                assert (recovered != a) == slipped == (first["not"] is not None)
                 assert (corrected is not None) == slipped
                 if slipped:
-                    assert int(first["not"]) == previous
-                    assert int(corrected["result"]) == truth and corrected["tail"] == first["tail"]
-                    assert int(corrected["rec"]) == previous and corrected["not"] is None
+                    assert int(first["not"]) == a
+                    assert (corrected["a"], corrected["op"], corrected["b"]) == (
+                        first["a"],
+                        first["op"],
+                        first["b"],
+                    )
+                    assert int(corrected["result"]) == truth
+                    assert int(corrected["rec"]) == a and corrected["not"] is None
                 previous = truth
             last = trace.text.splitlines()[-1]
             assert last == f"Answer: {previous}" == f"Answer: {problem.answer}"
@@ -118,10 +127,10 @@ def test_the_slipped_result_is_the_only_untrained_span():
     assert traces.write_trace(problem, "steps").untrained == ()
     slipped = traces.write_trace(problem, "checked", {0: -1, 1: 2})
     (first_start, first_end), (start, end) = slipped.untrained
-    assert slipped.text[first_start:first_end] == "11"  # 7 + 5 - 3 = 12 - 3, written as 11
-    assert slipped.text[:first_start] == "= "
+    assert slipped.text[first_start:first_end] == "11"  # 7 + 5 = 12, written as 11
+    assert slipped.text[:first_start] == "7 + 5 = "
     assert slipped.text[start:end] == "11"  # 12 - 3 = 9, written as 11
-    assert slipped.text[:start].endswith("\n= ")
+    assert slipped.text[:start].endswith("\n12 - 3 = ")
 
 
 def test_traces_verify_to_their_own_answers_and_styles_are_recognised():
@@ -165,17 +174,17 @@ def test_drawn_styles_and_slips_follow_the_mix():
     assert {traces.draw_trace(p, only_steps, rng).style for p in problems[:200]} == {"steps"}
 
 
-def test_a_slip_never_writes_a_negative_result_into_a_nonnegative_level():
-    """Bounded levels have no negative values; a slipped result below zero would be a tell-tale
-    the model could spot without checking, so the slip goes upward instead."""
+def test_a_slip_never_writes_a_number_its_level_cannot_have():
+    """Bounded levels have no values below 0 or above their bound; a slipped result outside them
+    would be a tell-tale the model could spot without checking, so the slip goes the other way."""
     rng = random.Random(2)
     offsets = set()
-    for problem in synthetic.load_problems("train", n=400, levels=[1, 2, 3]):
+    for problem in synthetic.load_problems("train", n=400, levels=[2, 3, 4]):
         trace = traces.draw_trace(problem, traces.StyleMix(0, 0, 1, slip_rate=1.0), rng)
         for start, end in trace.untrained:
-            assert int(trace.text[start:end]) >= 0
-            corrected = trace.text[end:].split(f"{traces.WAIT_PHRASE} = ", 1)[1]
-            offsets.add(int(trace.text[start:end]) - int(corrected.split(" ")[0]))
+            assert 0 <= int(trace.text[start:end]) <= problem.meta["max_value"]
+            corrected = trace.text[end:].split(f"{traces.WAIT_PHRASE} ", 1)[1]
+            offsets.add(int(trace.text[start:end]) - int(corrected.split(" ")[4]))
     assert offsets == {-2, -1, 1, 2}
 
 
@@ -219,16 +228,17 @@ def test_levels_are_spread_evenly_within_capacity():
     counts = {lv: sum(p.meta["level"] == lv for p in problems) for lv in (2, 3, 4)}
     assert counts == {2: 30, 3: 30, 4: 30}
     level_one_capacity = synthetic._capacity(synthetic.LEVELS[1], "test")
-    problems = synthetic.load_problems("test", n=300, levels=[1, 2])
+    problems = synthetic.load_problems("test", n=200, levels=[1, 2])
     assert sum(p.meta["level"] == 1 for p in problems) == level_one_capacity
-    assert len(problems) == 300
+    assert len(problems) == 200
 
 
 def test_levels_set_difficulty_as_the_levels_file_says():
     """Each level's problems have its operation count, operand range and operators, and every
     running value stays within its bound (the levels file is the one definition)."""
     for level, spec in synthetic.LEVELS.items():
-        for problem in synthetic.load_problems("train", n=100, levels=level):
+        n = min(100, synthetic._capacity(spec, "train"))
+        for problem in synthetic.load_problems("train", n=n, levels=level):
             operands, ops = synthetic.parse_expression(problem.problem)
             assert len(ops) == spec.n_ops
             assert max(operands) <= spec.max_operand

@@ -4,11 +4,11 @@ The warm-up mixes three ways of solving `7 - 2 + 3`, so the base model samples a
 *how* it reasons decides how often it is right:
 
     direct    Answer: 8                     short: the whole chain in one step, unreliable
-    steps     = 5 + 3                       the chain rewritten with its first operation done,
-              = 8                           line by line (each reads only the line before it,
-              Answer: 8                     the prompt for the first): longer, more reliable
-    checked   = 5 + 3 (5 + 2 = 7)           every line checked by the inverse operation;
-              = 9 (9 - 3 = 6, not 5). Wait, let me re-check: = 8 (8 - 3 = 5)
+    steps     7 - 2 = 5                     one operation per line, its operands written out
+              5 + 3 = 8                     before it is done: longer, more reliable
+              Answer: 8
+    checked   7 - 2 = 5 (5 + 2 = 7)         every line checked by the inverse operation;
+              5 + 3 = 9 (9 - 3 = 6, not 5). Wait, let me re-check: 5 + 3 = 8 (8 - 3 = 5)
               Answer: 8                     a real slip is caught and fixed: the longest
 
 A line of a checked trace may carry a slip (a result off by 1 or 2): its check, true arithmetic
@@ -35,8 +35,8 @@ from fipo_bench.tasks.problem import Problem
 STYLES = ("direct", "steps", "checked")
 WAIT_PHRASE = "Wait, let me re-check:"
 ANSWER_PREFIX = "Answer: "
-_LINE = re.compile(r"^= -?\d+", re.MULTILINE)
-_CHECK = re.compile(r"^= -?\d+(?: [+-] -?\d+)* \(-?\d+ [+-] -?\d+ = -?\d+", re.MULTILINE)
+_LINE = re.compile(r"^-?\d+ [+-] -?\d+ = -?\d+", re.MULTILINE)
+_CHECK = re.compile(r"^-?\d+ [+-] -?\d+ = -?\d+ \(-?\d+ [+-] -?\d+ = -?\d+", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -80,19 +80,20 @@ def _inverse(a: int, op: str, b: int, result: int) -> str:
     return f"{result} + {b} = {result + b}"
 
 
-def _line(step: tuple[int, str, int, int], tail: str, *, checked: bool, slip: int = 0):
-    """One derivation line, `= result tail` (+ its check), and the position of a slipped result
-    in it (-1: no slip)."""
+def _line(step: tuple[int, str, int, int], *, checked: bool, slip: int = 0) -> tuple[str, int]:
+    """One derivation line, `a op b = result` (+ its check), and the position of a slipped
+    result in it (-1: no slip)."""
     a, op, b, result = step
-    right = f"= {result}{tail}"
+    head = f"{a} {op} {b} = "
+    right = f"{head}{result}"
     if not checked:
         return right, -1
     right += f" ({_inverse(a, op, b, result)})"
     if not slip:
         return right, -1
     wrong = result + slip
-    line = f"= {wrong}{tail} ({_inverse(a, op, b, wrong)}, not {a}). {WAIT_PHRASE} {right}"
-    return line, len("= ")
+    line = f"{head}{wrong} ({_inverse(a, op, b, wrong)}, not {a}). {WAIT_PHRASE} {right}"
+    return line, len(head)
 
 
 def write_trace(problem: Problem, style: str, slips: Mapping[int, int] | None = None) -> Trace:
@@ -114,8 +115,7 @@ def write_trace(problem: Problem, style: str, slips: Mapping[int, int] | None = 
         return Trace(style, answer)
     text, untrained = "", []
     for i, step in enumerate(steps):
-        tail = "".join(f" {op} {b}" for op, b in zip(ops[i + 1 :], operands[i + 2 :], strict=True))
-        line, head = _line(step, tail, checked=style == "checked", slip=slips.get(i, 0))
+        line, head = _line(step, checked=style == "checked", slip=slips.get(i, 0))
         if head >= 0:
             start = len(text) + head
             untrained.append((start, start + len(str(step[3] + slips[i]))))
@@ -123,11 +123,16 @@ def write_trace(problem: Problem, style: str, slips: Mapping[int, int] | None = 
     return Trace(style, text + answer, tuple(untrained))
 
 
-def draw_slip(result: int, rng: random.Random) -> int:
-    """A slip's offset: off by 1 or 2 either way, never a negative number for a nonnegative
-    result (a sign the level never has would give the slip away without any check)."""
-    offset = rng.choice((-2, -1, 1, 2))
-    return -offset if result >= 0 > result + offset else offset
+def draw_slip(result: int, rng: random.Random, bound: int | None = None) -> int:
+    """A slip's offset: off by 1 or 2, and for a nonnegative result never negative nor above the
+    level's bound (a number the level never has would give the slip away without any check)."""
+    low, high = (0, bound) if result >= 0 else (None, None)
+    allowed = [
+        offset
+        for offset in (-2, -1, 1, 2)
+        if (low is None or result + offset >= low) and (high is None or result + offset <= high)
+    ]
+    return rng.choice(allowed or [1])
 
 
 def draw_trace(problem: Problem, mix: StyleMix, rng: random.Random) -> Trace:
@@ -139,7 +144,7 @@ def draw_trace(problem: Problem, mix: StyleMix, rng: random.Random) -> Trace:
         steps = synthetic.reduction_steps(*synthetic.parse_expression(problem.problem))
         for i, step in enumerate(steps):
             if rng.random() < mix.slip_rate:
-                slips[i] = draw_slip(step[3], rng)
+                slips[i] = draw_slip(step[3], rng, problem.meta.get("max_value"))
     return write_trace(problem, style, slips)
 
 

@@ -196,7 +196,12 @@ def _make_problem(text: str, level_name: int, level: Level) -> Problem:
         problem_id=problem_id_of(text),
         problem=text,
         answer=str(evaluate(text)),
-        meta={"level": level_name, "n_ops": level.n_ops, "max_operand": level.max_operand},
+        meta={
+            "level": level_name,
+            "n_ops": level.n_ops,
+            "max_operand": level.max_operand,
+            "max_value": level.max_value,
+        },
     )
 
 
