@@ -27,8 +27,9 @@ import pyarrow.parquet as pq
 
 from fipo_bench.errors import StoreError
 from fipo_bench.store import writes
-from fipo_bench.store.connection import migrate
+from fipo_bench.store.connection import migrate, scalar
 from fipo_bench.store.sample_writes import check_sample_ids, delete_stored_samples
+from fipo_bench.store.schema import insert_token_rows
 from fipo_bench.store.shards import (
     MANIFEST,
     SHARD_TABLES,
@@ -332,10 +333,9 @@ def write_merge(con: duckdb.DuckDBPyConnection, plan: ShardPlan) -> MergeResult:
         f"INSERT INTO samples ({cols('samples')}) SELECT {cols('samples')} FROM _samples"
         " ORDER BY sample_id"
     )
-    con.execute(
-        f"INSERT INTO tokens ({cols('tokens')}) SELECT {cols('tokens')} FROM _tokens"
-        " ORDER BY sample_id, pos"
-    )
+    first_seq = int(scalar(con, "SELECT coalesce(max(token_stop), 0) FROM token_ranges"))  # type: ignore[call-overload]
+    for statement in insert_token_rows("_tokens", str(first_seq)):
+        con.execute(statement)
     return MergeResult(
         eval_ids=tuple(plan.evals),
         complete_eval_ids=plan.complete_eval_ids,
