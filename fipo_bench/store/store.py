@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from fipo_bench.errors import StoreError
 from fipo_bench.store import export, merge, queries, sample_writes, writes
 from fipo_bench.store.batches import one_of
 from fipo_bench.store.connection import (
+    StoreLockedError,
     check_version,
     committed,
     migrate,
@@ -66,8 +67,18 @@ class Store:
                 raise StoreError(
                     f"folder {self.path.parent} of database {self.path} does not exist"
                 )
-            with self._connect(read_only=False) as con:
-                migrate(con, self.path)
+            created = not self.path.exists()
+            try:
+                with self._connect(read_only=False) as con:
+                    migrate(con, self.path)
+            except StoreLockedError:
+                raise  # the file is another process's
+            except StoreError:
+                if created:  # a full disk or a read-only folder: leave no empty file behind
+                    for leftover in (self.path, self.path.with_name(self.path.name + ".wal")):
+                        with suppress(OSError):  # e.g. never created on a read-only folder
+                            leftover.unlink()
+                raise
             self.file_schema_version = SCHEMA_VERSION
 
     # ---- connections ------------------------------------------------------------------------
