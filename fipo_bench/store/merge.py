@@ -37,27 +37,15 @@ from fipo_bench.store.shards import (
     read_parquet,
     shard_folder,
     shard_indices,
+    unreadable,
 )
+from fipo_bench.store.writes import EvalFields
 
 # Columns of an eval row that may differ between shards: progress, and where each shard found
 # the model and data (machines mount them at different paths); the merged eval takes the
 # lowest shard's. Every other column defines the samples and must agree.
 _EVAL_PER_SHARD = ("status", "metrics", "started_at", "finished_at", "model_path", "config")
 _MEMORY = Path(":memory:")
-_EVAL_FIELDS = (
-    "dataset",
-    "n",
-    "temperature",
-    "top_p",
-    "max_tokens",
-    "seed",
-    "engine",
-    "run_id",
-    "step",
-    "ckpt_id",
-    "model_path",
-    "prompt_template",
-)
 
 
 @dataclass(frozen=True)
@@ -101,10 +89,7 @@ def _check_file_schema(path: Path, table: str, expected: pa.Schema) -> None:
     try:
         found = pq.read_schema(path)
     except (OSError, pa.ArrowException) as exc:
-        raise StoreError(
-            f"shard file {path} is not readable Parquet ({str(exc).splitlines()[0]});"
-            " delete it and rerun that shard"
-        ) from exc
+        raise unreadable(path, exc) from exc
     if found.names != expected.names:
         missing = sorted(set(expected.names) - set(found.names))
         unknown = sorted(set(found.names) - set(expected.names))
@@ -301,10 +286,11 @@ def scan_shards(root: str | Path, *, partial: bool = False) -> ShardPlan:
     )
 
 
-def _eval_fields(row: dict[str, Any]) -> dict[str, Any]:
-    fields = {k: row[k] for k in _EVAL_FIELDS}
+def _eval_fields(row: dict[str, Any]) -> EvalFields:
+    """The upsert_eval arguments that recreate a shard's eval row (config parsed back)."""
+    fields = {k: row[k] for k in EvalFields.__annotations__}
     fields["config"] = None if row["config"] is None else json.loads(row["config"])
-    return fields
+    return fields  # type: ignore[return-value]
 
 
 def write_merge(con: duckdb.DuckDBPyConnection, plan: ShardPlan) -> MergeResult:
