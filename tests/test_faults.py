@@ -14,21 +14,19 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pytest
+from fault_setups import SETUPS, Fixtures, Prepared
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TABLE_FILE = PROJECT_ROOT / "docs" / "reliability.md"
 # A hang guard, not a speed check: a case that validates first ends in seconds.
-CASE_TIMEOUT_S = 600
+CASE_TIMEOUT_S = 900
 
 
 # ------------------------------------------------------------------ the table
@@ -77,44 +75,40 @@ def read_cases(path: Path = TABLE_FILE) -> list[Case]:
     return cases
 
 
-# ------------------------------------------------------------------ setups
+# ------------------------------------------------------------------ what setups build on
 
 
-@dataclass
-class Prepared:
-    """What a setup hands the runner: command placeholders, and what to do while it runs."""
-
-    placeholders: dict[str, str] = field(default_factory=dict)
-    during: Callable[[subprocess.Popen[str]], None] | None = None
-    cleanup: Callable[[], None] | None = None
+@pytest.fixture(scope="session")
+def aime24_file(shared_benchmarks) -> str:
+    return str(shared_benchmarks / "aime24.jsonl")
 
 
-def _wait_for(condition: Callable[[], bool], proc: subprocess.Popen[str], what: str) -> None:
-    """Poll until condition() holds; fail if the command ends first (a readiness wait, the
-    deadline is only a hang guard)."""
-    deadline = time.monotonic() + CASE_TIMEOUT_S
-    while not condition():
-        if proc.poll() is not None:
-            raise AssertionError(f"the command ended (exit {proc.returncode}) before {what}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.05)
+@pytest.fixture(scope="session")
+def stored_eval(tmp_path_factory, tiny_model_dir, aime24_file) -> dict[str, str]:
+    """A database with one finished eval of the tiny model (1 aime24 problem, 1 sample)."""
+    from fipo_bench.cli import main
+    from fipo_bench.store import Store
+
+    db = tmp_path_factory.mktemp("stored-eval") / "fipo.duckdb"
+    args = ["eval", "--model", str(tiny_model_dir), "--dataset", "aime24", "--data-file",
+            aime24_file, "--n", "1", "--limit", "1", "--max-tokens", "8", "--engine", "hf",
+            "--db", str(db)]  # fmt: skip
+    assert main(args) == 0
+    (eval_id,) = Store(db, read_only=True).list_evals().column("eval_id").to_pylist()
+    return {"db": str(db), "eval_id": eval_id}
 
 
-def setup_interrupt_build(work: Path, request: pytest.FixtureRequest) -> Prepared:
-    """Ctrl-C once the build has created its staging folder (the command is under way)."""
+@pytest.fixture(scope="session")
+def stored_run(tmp_path_factory, tiny_model_dir) -> dict[str, str]:
+    """A one-step tiny-grpo training run with its checkpoint and database."""
+    from fipo_bench.cli import main
 
-    def during(proc: subprocess.Popen[str]) -> None:
-        _wait_for(lambda: any(work.glob(".m.tmp-*")), proc, "the build's staging folder")
-        proc.send_signal(signal.SIGINT)
-
-    return Prepared(during=during)
-
-
-SETUPS: dict[str, Callable[[Path, pytest.FixtureRequest], Prepared]] = {
-    "-": lambda work, request: Prepared(),
-    "interrupt-build": setup_interrupt_build,
-}
+    folder = tmp_path_factory.mktemp("stored-run")
+    out, db = folder / "run", folder / "fipo.duckdb"
+    args = ["train", "--preset", "tiny-grpo", "--model", str(tiny_model_dir), "--steps", "1",
+            "--out", str(out), "--db", str(db), "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    return {"out": str(out), "db": str(db)}
 
 
 # ------------------------------------------------------------------ running and checking
@@ -214,19 +208,22 @@ def test_fault_gives_one_line_exit_status_and_writes_nothing(case, tmp_path, req
     work, scratch = tmp_path / "work", tmp_path / "scratch"
     work.mkdir()
     scratch.mkdir()
-    prepared = SETUPS[case.setup](work, request)
+    prepared = SETUPS[case.setup](work, Fixtures(request))
     before = snapshot(work)
+    if prepared.before is not None:
+        prepared.before()
     try:
         code, stdout, stderr = run_case(case, work, scratch, prepared)
     finally:
-        if prepared.cleanup is not None:
-            prepared.cleanup()
+        if prepared.release is not None:
+            prepared.release()
     shown = f"exit {code}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     assert "Traceback" not in stdout + stderr, shown
     assert code == case.exit_code, shown
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert lines, shown
     assert sum(line.startswith("error:") for line in lines) <= 1, shown
-    missing = [fragment for fragment in case.fragments if fragment not in lines[-1]]
+    fragments = [fragment.format(**prepared.placeholders) for fragment in case.fragments]
+    missing = [fragment for fragment in fragments if fragment not in lines[-1]]
     assert not missing, f"the last line does not name {missing}\n{shown}"
     assert snapshot(work) == before, f"the working folder changed\n{shown}"
