@@ -3,9 +3,10 @@
 A setup gets the case's empty working folder and a `Fixtures` handle, and returns a `Prepared`:
 the `{placeholders}` of the row's command and optional actions around it: `before` (start a
 lock holder, once the folder's state is recorded), `during` (send Ctrl-C, ...) and `release`
-(stop the lock holder, before the folder is compared with its recorded state). Faults are real: truncated files, a tmpfs that is
-full or read-only (root only; skipped with the reason otherwise), a second process holding the
-DuckDB lock, a listening socket on the dashboard's port.
+(stop the lock holder, before the folder is compared with its recorded state). Faults are
+real: truncated files, a tmpfs that is full or read-only (root only; skipped with the reason
+otherwise), a second process holding the DuckDB lock, a listening socket on the dashboard's
+port.
 """
 
 from __future__ import annotations
