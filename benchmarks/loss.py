@@ -47,7 +47,7 @@ def main() -> None:
 
     def step(cfg: LossConfig) -> None:
         logp.grad = None
-        loss, _ = policy_loss(logp, old, adv, mask, cfg)
+        loss = policy_loss(logp, old, adv, mask, cfg).loss
         loss.backward()
         if dev == "cuda":
             torch.cuda.synchronize()

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from fipo_bench.presets import get_preset
+from fipo_bench.config import get_preset
 from fipo_bench.store import Store
 from fipo_bench.train import TrainJob, train
 
@@ -117,28 +117,28 @@ def fixed_batch_update_ratio(model: Path, repeats: int = 9) -> None:
     from fipo_bench.train.rollout import collect_rollouts
     from fipo_bench.train.rollout_batch import build_batch
     from fipo_bench.train.schedule import make_optimizer
-    from fipo_bench.train.settings import derive_settings
     from fipo_bench.train.update import score_rows, update_policy
 
     base = AutoModelForCausalLM.from_pretrained(model).eval()
     tokenizer = AutoTokenizer.from_pretrained(model)
     cfg = get_preset("tiny-dapo")
-    s = derive_settings(cfg)
     problems = load_problems("synthetic", split="train")
     sampled = collect_rollouts(HFEngine.from_model(base, tokenizer, max_batch_sequences=64),
-                               problems, DataOrderState(), s.rollout, step=1)  # fmt: skip
+                               problems, DataOrderState(), cfg.rollout, cfg.rewards, step=1,
+                               seed=cfg.run.seed)  # fmt: skip
     batch = build_batch(sampled.rollouts, tokenizer.pad_token_id)
     groups = [r.group for r in sampled.rollouts]
-    old_logp, _ = score_rows(base, batch, range(batch.size), samples_per_microbatch=16)
+    old_logp, _ = score_rows(base, batch, range(batch.size), cfg)
     times: dict[str, list[float]] = {"dapo": [], "fipo": []}
     for _ in range(repeats):
         for preset in ("tiny-dapo", "tiny-fipo"):
             policy = copy.deepcopy(base)
-            loss = get_preset(preset).loss
-            opt = make_optimizer(policy, lr=cfg.lr, weight_decay=0.0, betas=cfg.betas)
+            preset_cfg = get_preset(preset)
+            opt = make_optimizer(policy, lr=cfg.optimiser.lr, weight_decay=0.0,
+                                 betas=cfg.optimiser.betas)  # fmt: skip
             started = time.perf_counter()
-            update_policy(policy, opt, batch, groups, old_logp, loss, s.update)
-            times[loss.mode].append(time.perf_counter() - started)
+            update_policy(policy, opt, batch, groups, old_logp, preset_cfg)
+            times[preset_cfg.algo].append(time.perf_counter() - started)
     print(f"== fixed rollout batch ({batch.size} rows, {int(batch.response_mask.sum())} response "
           f"tokens, {len(set(groups))} groups, {repeats} alternated repeats) ==")  # fmt: skip
     for name, pick in (("median", statistics.median), ("best", min)):
@@ -169,11 +169,11 @@ def held_out_accuracy(model_dir: Path, n_problems: int) -> tuple[float, float]:
 
 
 def long_run(model: Path, tmp: Path, steps: int, n_eval: int, overrides: list[str]) -> None:
-    from fipo_bench.presets import apply_overrides
+    from fipo_bench.config import apply_overrides
 
     print(f"== {steps}-step tiny-fipo run (save_every=10, --set {' '.join(overrides) or '-'}), "
           f"held-out greedy accuracy on {n_eval} synthetic test problems ==")  # fmt: skip
-    config = apply_overrides(get_preset("tiny-fipo"), ["save_every=10", *overrides])
+    config = apply_overrides(get_preset("tiny-fipo"), ["run.save_every=10", *overrides])
     r = run(model, "tiny-fipo", tmp / "long", tmp / "long.duckdb", steps, config)
     print(f"wall time {r['wall_s']:.1f} s ({r['wall_s'] / 60:.2f} min) for {steps} steps")
     print("step  train acc/mean  reward/mean  resp len  influence_weight/mean")
@@ -197,7 +197,10 @@ def main() -> None:
     parser.add_argument("--skip-long", action="store_true")
     parser.add_argument("--only-long", action="store_true")
     parser.add_argument(
-        "--long-set", action="append", default=[], help="override for the long run, e.g. lr=2e-5"
+        "--long-set",
+        action="append",
+        default=[],
+        help="override for the long run, e.g. optimiser.lr=2e-5",
     )
     args = parser.parse_args()
     torch.set_num_threads(1)

@@ -108,18 +108,20 @@ def token_credit(policy, ref, prompts: list[list[int]], responses: list[list[int
 def add_analysis(db: Path, eval_id: str, ref_dir: Path) -> None:
     """Credit of every stored trajectory of `eval_id` against `ref_dir`, then its pivots of all
     three kinds: the analysis API that `fipo-bench credit` calls, settings kept in `analyses`."""
+    from fipo_bench.algos import LossConfig
     from fipo_bench.analysis.credit import plan_credit, run_credit
     from fipo_bench.analysis.pivots import find_pivots
     from fipo_bench.analysis.settings import CreditSettings
     from fipo_bench.store import Store
 
-    settings = CreditSettings(
-        ref_model=str(ref_dir),
+    loss = LossConfig(
+        mode="fipo",
         half_life=HALF_LIFE,
         influence_low=INFLUENCE_LOW,
         influence_high=INFLUENCE_HIGH,
         dual_clip_c=DUAL_CLIP_C,
     )
+    settings = CreditSettings(ref_model=str(ref_dir), loss=loss)
     run_credit(plan_credit(db, eval_id, settings))
     find_pivots(Store(db), eval_id)
 
@@ -182,12 +184,16 @@ def add_training_run(store, run_id: str, policy_dir: Path, ref_dir: Path, steps:
             mask = torch.zeros(len(records), width)
             for row, r in enumerate(records):
                 mask[row, : len(r.token_ids)] = 1.0
+            engine_logp = torch.zeros(len(records), width)
+            for row, r in enumerate(records):
+                engine_logp[row, : len(r.logprobs)] = torch.tensor(r.logprobs)
             logged = LoggedCredit(
-                padded("delta"),
-                padded("future_kl"),
-                padded("influence_weight"),
-                padded("entropy"),
-                mask,
+                logp=engine_logp,
+                delta=padded("delta"),
+                future_kl=padded("future_kl"),
+                influence_weight=padded("influence_weight"),
+                entropy=padded("entropy"),
+                response_mask=mask,
             )
             samples, tokens = credit_tables(run_id, step, rollouts, logged)
             store.write_samples(samples, tokens)

@@ -1,4 +1,4 @@
-"""Token-level credit between two checkpoints (issue 6 item 1).
+"""Token-level credit between two checkpoints.
 
 The model pair: the embedded tiny model (conftest's `tiny_model_dir`) as the reference, and a
 copy of it whose weights are perturbed with seeded noise and saved as the "trained" checkpoint
@@ -19,7 +19,8 @@ import pyarrow as pa
 import pytest
 import torch
 
-from fipo_bench.algos import LossConfig, fipo_token_credit, future_kl
+from fipo_bench.algos import LossConfig, fipo_token_credit
+from fipo_bench.algos.future_kl import future_kl
 from fipo_bench.analysis.batching import plan_batches, plan_chunks
 from fipo_bench.analysis.credit import plan_credit, run_credit
 from fipo_bench.analysis.pair_scoring import Trajectory, score_pair
@@ -27,6 +28,7 @@ from fipo_bench.analysis.settings import CreditSettings
 from fipo_bench.cli import main
 from fipo_bench.errors import ConfigError, ModelError, StoreError
 from fipo_bench.store import Store
+from fipo_bench.store.analysis_queries import TOKEN_COLUMNS, token_columns
 
 N_SAMPLES = 3
 # A low safety threshold and a lower bound under 1 make the safety rule and both clip bounds
@@ -68,7 +70,7 @@ def _mark_first_sample_correct(store: Store, eval_id: str) -> None:
     """A random model never answers right, so no group would carry advantage signal: rewrite
     the stored samples (through the store's own API, tokens kept) with sample 0 correct."""
     samples = store.eval_samples(eval_id)
-    tokens = store.trajectories(samples["sample_id"].to_pylist())
+    tokens = token_columns(store, samples["sample_id"].to_pylist(), TOKEN_COLUMNS)
     correct = pa.array([idx == 0 for idx in samples["sample_idx"].to_pylist()], pa.bool_())
     samples = samples.set_column(samples.schema.get_field_index("correct"), "correct", correct)
     store.write_samples(samples, tokens)
@@ -112,7 +114,8 @@ def _grpo_advantages(samples: pd.DataFrame) -> pd.Series:
 
 
 def _credited(db: Path, eval_id: str, ref: Path, **kwargs):
-    plan = plan_credit(db, eval_id, CreditSettings(ref_model=str(ref), **{**SETTINGS, **kwargs}))
+    loss = LossConfig(mode="fipo", **{**SETTINGS, **kwargs})
+    plan = plan_credit(db, eval_id, CreditSettings(ref_model=str(ref), loss=loss))
     return plan, run_credit(plan)
 
 
@@ -175,7 +178,7 @@ def test_rerun_skips_stored_samples_and_new_settings_recompute_everything(evalua
     assert (again.scored_samples, again.reused_samples) == (0, 3 * N_SAMPLES)
     # As after a kill between two chunks: two samples without credit are the only ones redone.
     lost = Store(db).eval_samples(eval_id)["sample_id"].to_pylist()[:2]
-    keys = Store(db).trajectories(lost).select(["sample_id", "pos"])
+    keys = token_columns(Store(db), lost, [])  # sample_id, pos
     Store(db).update_token_credit(keys.append_column("ref_logp", pa.nulls(len(keys), pa.float32())))
     _, resumed = _credited(db, eval_id, base)
     assert (resumed.scored_samples, resumed.reused_samples) == (2, 3 * N_SAMPLES - 2)
@@ -253,9 +256,13 @@ def test_reference_with_another_tokenizer_is_refused_before_any_write(evaluated,
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--half-life", "0"], "--half-life 0.0 is invalid"),
-        (["--influence-low", "1.3"], "--influence-low 1.3 > --influence-high 1.2"),
-        (["--dual-clip-c", "1"], "--dual-clip-c 1.0 is invalid"),
+        (["--set", "loss.half_life=0"], "loss.half_life=0 is invalid"),
+        (["--set", "loss.influence_low=1.3"], "influence_low=1.3 must be <= influence_high=1.2"),
+        (["--set", "loss.dual_clip_c=1"], "loss.dual_clip_c=1 is invalid"),
+        (["--set", "optimiser.lr=1e-5"], "unknown setting 'optimiser.lr'"),
+        (["--preset", "tiny-fipo", "--run", "r"], "--preset tiny-fipo and --run r"),
+        (["--run", "no-such-run"], "--run 'no-such-run' is not a training run"),
+        (["--lexicon", "/no/such/file"], "--lexicon /no/such/file is not a file"),
         (["--eval", "no-such-eval"], "eval 'no-such-eval' is not in"),
         (["--ref", "/no/such/model"], "--ref /no/such/model does not exist"),
     ],
@@ -289,7 +296,7 @@ def test_credit_command_scores_then_stores_pivots(evaluated, capsys):
     assert "reflection rate" in out
     store = Store(db, read_only=True)
     ids = store.eval_samples(eval_id)["sample_id"].to_pylist()
-    tokens = store.trajectories(ids)
+    tokens = token_columns(store, ids, ["future_kl"])
     assert tokens.num_rows > 0 and tokens["future_kl"].null_count == 0
     kinds = {k for sid in ids for k in store.pivots(sid)["kind"].to_pylist()}
     assert {"credit", "entropy"} <= kinds
@@ -301,20 +308,45 @@ def test_unknown_database_is_a_store_error(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "kwargs",
-    [{"half_life": -1.0}, {"influence_low": -0.1}, {"dual_clip_c": 0.5}, {"batch_tokens": 1},
-     {"dtype": "float8"}, {"half_life": float("nan")}],
-)  # fmt: skip
+    "kwargs", [{"batch_tokens": 1}, {"dtype": "float8"}, {"ref_model": ""}, {"chunk_tokens": 0}]
+)
 def test_out_of_range_settings_are_config_errors(kwargs):
-    with pytest.raises(ConfigError):
-        CreditSettings(ref_model="m", **kwargs)
+    from fipo_bench.config import validate
+
+    with pytest.raises(ConfigError, match=next(iter(kwargs))):
+        validate(CreditSettings, {"ref_model": "m", **kwargs})
+
+
+def test_credit_identity_holds_the_loss_fields_credit_reads_and_nothing_else():
+    """Changing what credit depends on (half-life) recomputes; changing what it does not
+    (the PPO clip, aggregation) reuses the stored numbers."""
+    base = CreditSettings(ref_model="m")
+    moved = CreditSettings(ref_model="m", loss=LossConfig(mode="fipo", half_life=4.0))
+    unrelated = CreditSettings(
+        ref_model="m", loss=LossConfig(mode="dapo", clip_high=0.2, agg="seq-mean-token-mean")
+    )
+    assert base.identity() != moved.identity()
+    assert base.identity() == unrelated.identity()
+    assert base.loss_config().mode == "fipo" == unrelated.loss_config().mode
+
+
+def test_binary_lexicon_file_is_a_one_line_error(tmp_path):
+    from fipo_bench.commands.credit import read_lexicon
+
+    path = tmp_path / "lexicon.bin"
+    path.write_bytes(bytes(range(256)))
+    with pytest.raises(ConfigError, match="lexicon"):
+        read_lexicon(path)
+    path.write_bytes(b"wait\x00\x01\n")
+    with pytest.raises(ConfigError, match="binary"):
+        read_lexicon(path)
 
 
 def _credit_cli(db: Path, eval_id: str, ref: Path) -> list[str]:
     import sys
 
     return [sys.executable, "-m", "fipo_bench", "credit", "--eval", eval_id, "--ref", str(ref),
-            "--half-life", "6", "--db", str(db)]  # fmt: skip
+            "--set", "loss.half_life=6", "--db", str(db)]  # fmt: skip
 
 
 @pytest.mark.slow  # three credit processes
@@ -349,7 +381,7 @@ def test_credit_killed_mid_run_then_rerun_equals_an_uninterrupted_run(
     for path in (whole, killed):
         store = Store(path, read_only=True)
         ids = store.eval_samples(eval_id)["sample_id"].to_pylist()
-        frame = store.trajectories(ids).to_pandas()[columns]
+        frame = token_columns(store, ids, TOKEN_COLUMNS).to_pandas()[columns]
         frames.append(frame.sort_values(["sample_id", "pos"]).reset_index(drop=True))
         assert store.get_analysis(eval_id, "credit")["settings"]["half_life"] == 6.0
     assert not frames[1].duplicated(["sample_id", "pos"]).any()

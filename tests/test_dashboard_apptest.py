@@ -14,6 +14,8 @@ import pytest
 from dashboard_fixture import DashboardDb, cached_dashboard_db
 
 from fipo_bench.store import Store
+from fipo_bench.store import dashboard_queries as dq
+from fipo_bench.store.analysis_queries import token_columns
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app"
@@ -197,9 +199,8 @@ def test_compare_numbers_equal_the_evaluators_stored_metrics(dashboard_db):
 
 @pytest.mark.slow
 def test_grid_links_every_cell_to_its_problems_trajectories(dashboard_db):
-    from fipo_dash.compare_data import grid_frame
-
     from fipo_bench.store.dashboard_queries import eval_outcomes
+    from fipo_dash.compare_data import grid_frame
 
     store = Store(dashboard_db.path, read_only=True)
     ids = list(dashboard_db.eval_ids)
@@ -229,7 +230,7 @@ def test_fixture_credit_and_pivots_are_the_analysis_pipelines(dashboard_db):
         assert credit["settings"]["ref_model"].startswith(str(dashboard_db.base_dir.resolve()))
     settings = store.get_analysis(dashboard_db.credited_eval, "pivots")["settings"]
     ids = store.eval_samples(dashboard_db.credited_eval)["sample_id"].to_pylist()
-    tokens = store.trajectories(ids)
+    tokens = token_columns(store, ids, ["future_kl"])
     assert tokens.num_rows > 0 and tokens["future_kl"].null_count == 0
     for sid in ids:
         labels = set(store.pivots(sid, "keyword")["label"].to_pylist())
@@ -314,7 +315,7 @@ def test_training_page_overlays_runs_and_shows_rollout_credit(dashboard_db, monk
     store = Store(dashboard_db.path, read_only=True)
     run_id = at.selectbox(key="train_rollout_run").value
     step = at.selectbox(key="train_rollout_step").value
-    first = store.run_samples(run_id, step=step).to_pylist()[0]
+    first = dq.step_outcomes(store, run_id, step).to_pylist()[0]
     assert len(TOKEN_SPAN.findall(token_markup(page_html(at)))) == first["n_tokens"]
 
 

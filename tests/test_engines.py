@@ -1,4 +1,4 @@
-"""The transformers engine and make_engine (issue 4 item 3): records, seeds, EOS, weight sync."""
+"""The transformers engine and make_engine: records, seeds, EOS, weight sync."""
 
 from __future__ import annotations
 
@@ -194,6 +194,52 @@ def test_bad_model_sources_raise_model_error(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "vit"}))
     with pytest.raises(ModelError, match="'vit', not a causal LM"):
         make_engine("hf", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("damage", "needle"),
+    [
+        ("truncate", "cannot load its weights"),
+        ("empty", "cannot load its weights"),
+        ("config-list", "holds a JSON list, not an object"),
+        ("no-weights", "cannot load its weights"),
+    ],
+)
+def test_a_damaged_checkpoint_is_one_model_error_whoever_loads_it(
+    model_dir, tmp_path, damage, needle
+):
+    """Truncated, empty or missing weights, a config.json that is JSON but not an object: the
+    one loader (training, the hf engine, credit) says so in one line."""
+    import shutil
+
+    from fipo_bench.engines.loading import load_causal_lm, load_tokenizer
+
+    broken = tmp_path / "broken"
+    shutil.copytree(model_dir, broken)
+    weights = broken / "model.safetensors"
+    if damage == "truncate":
+        weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 3])
+    elif damage == "empty":
+        weights.write_bytes(b"")
+    elif damage == "config-list":
+        (broken / "config.json").write_text("[1, 2, 3]")
+    else:
+        weights.unlink()
+    with pytest.raises(ModelError, match=needle) as info:
+        source = resolve_model_source(broken)
+        load_tokenizer(source)
+        load_causal_lm(source)
+    assert "\n" not in str(info.value)
+
+
+def test_the_trainers_live_engine_leaves_scoring_to_the_trainer(engine):
+    """score_logprobs=False: no teacher-forced pass in the engine (the trainer's own old-logp
+    scoring is the rollout policy's log-prob), so records carry logprobs=None."""
+    live = HFEngine.from_model(engine.model, engine.tokenizer, score_logprobs=False)
+    records = live.generate(PROMPTS[:1], SamplingSettings(n=2, max_tokens=8, seed=3))
+    scored = engine.generate(PROMPTS[:1], SamplingSettings(n=2, max_tokens=8, seed=3))
+    assert [r.logprobs for r in records] == [None, None]
+    assert [r.token_ids for r in records] == [r.token_ids for r in scored]
 
 
 def test_hub_ids_pass_through_unchanged():

@@ -14,9 +14,17 @@ from fipo_bench.algos.losses import (
     LOSS_MODES,
     LossConfig,
     agg_normalizer,
+    aggregate,
     fipo_token_credit,
     policy_loss,
 )
+
+
+def loss_of(*args, **kwargs):
+    """(loss, metrics) of policy_loss: what most of these properties look at."""
+    result = policy_loss(*args, **kwargs)
+    return result.loss, result.metrics
+
 
 AGGS = ["token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm"]
 
@@ -41,8 +49,8 @@ def test_fipo_equals_dapo_when_the_policy_has_not_moved():
     """With logp == old_logp, Delta = 0, f = 1: FIPO's loss and gradient are DAPO's."""
     _, old, adv, mask = moved_policy()
     logp = old.clone().requires_grad_(True)
-    fipo, fm = policy_loss(logp, old, adv, mask, LossConfig(mode="fipo"))
-    dapo, _ = policy_loss(logp, old, adv, mask, LossConfig(mode="dapo"))
+    fipo, fm = loss_of(logp, old, adv, mask, LossConfig(mode="fipo"))
+    dapo, _ = loss_of(logp, old, adv, mask, LossConfig(mode="dapo"))
     assert fipo.item() == pytest.approx(dapo.item(), abs=1e-7)
     assert torch.allclose(grad_of(fipo, logp), grad_of(dapo, logp), atol=1e-8)
     assert fm["future_kl/max"] == 0.0 and fm["influence_weight/mean"] == pytest.approx(1.0)
@@ -50,8 +58,8 @@ def test_fipo_equals_dapo_when_the_policy_has_not_moved():
 
 def test_fipo_differs_from_dapo_once_the_policy_has_moved():
     logp, old, adv, mask = moved_policy(scale=0.1)
-    fipo, _ = policy_loss(logp, old, adv, mask, LossConfig(mode="fipo"))
-    dapo, _ = policy_loss(logp, old, adv, mask, LossConfig(mode="dapo"))
+    fipo, _ = loss_of(logp, old, adv, mask, LossConfig(mode="fipo"))
+    dapo, _ = loss_of(logp, old, adv, mask, LossConfig(mode="dapo"))
     assert abs(fipo.item() - dapo.item()) > 1e-4
 
 
@@ -65,7 +73,7 @@ def test_gradient_matches_hand_derived_clip_cases():
     old = torch.zeros(1, 5)
     logp = torch.log(ratios).requires_grad_(True)
     cfg = LossConfig(mode="dapo", clip_low=0.2, clip_high=0.28, dual_clip_c=3.0)
-    loss, metrics = policy_loss(logp, old, adv, torch.ones(1, 5, dtype=torch.bool), cfg)
+    loss, metrics = loss_of(logp, old, adv, torch.ones(1, 5, dtype=torch.bool), cfg)
     per_token = [-1.0 * 1.1, -1.0 * 1.28, 1.0 * 0.8, 1.0 * 2.0, 2.0 * 3.0]
     assert loss.item() == pytest.approx(sum(per_token) / 5, rel=1e-6)
     expected_grad = torch.tensor([[-1.1 / 5, 0.0, 0.0, 2.0 / 5, 0.0]])
@@ -82,7 +90,7 @@ def test_fipo_gradient_matches_hand_derived_influence_weights():
     old = torch.zeros(1, 2)
     logp = d.clone().requires_grad_(True)
     cfg = LossConfig(mode="fipo", half_life=4.0, influence_low=0.8, influence_high=1.2)
-    loss, _ = policy_loss(logp, old, torch.tensor([1.0]), torch.ones(1, 2), cfg)
+    loss, _ = loss_of(logp, old, torch.tensor([1.0]), torch.ones(1, 2), cfg)
     gamma = decay_gamma(4.0)
     f = [min(max(math.exp(0.05 - 0.1 * gamma), 0.8), 1.2), min(max(math.exp(-0.1), 0.8), 1.2)]
     r = [math.exp(0.05), math.exp(-0.1)]
@@ -99,11 +107,11 @@ def test_micro_batches_with_token_normalizer_sum_to_the_full_batch_gradient(mode
     ref = old + 0.1
     normalizer = agg_normalizer(mask, agg)
     cfg = LossConfig(mode=mode, agg=agg, drop_dual_clipped_seqs=False, kl_coef=0.05)
-    full, _ = policy_loss(logp, old, adv, mask, cfg, ref_logp=ref)
+    full, _ = loss_of(logp, old, adv, mask, cfg, ref_logp=ref)
     full_grad = grad_of(full, logp)
     accumulated = torch.zeros_like(logp)
     for rows in (slice(0, 3), slice(3, 4), slice(4, 8)):
-        part, _ = policy_loss(
+        part, _ = loss_of(
             logp[rows], old[rows], adv[rows], mask[rows], cfg,
             ref_logp=ref[rows], token_normalizer=normalizer,
         )  # fmt: skip
@@ -121,7 +129,7 @@ def test_safety_rule_changes_the_loss_when_a_negative_token_has_a_high_ratio():
 
     def run(**kw):
         cfg = LossConfig(mode="fipo", drop_dual_clipped_seqs=False, **kw)
-        loss, m = policy_loss(logp, old, adv, mask, cfg)
+        loss, m = loss_of(logp, old, adv, mask, cfg)
         return loss.item(), m
 
     guarded, m_guarded = run(safety_threshold=4.0, safety_mode="clamp")
@@ -156,9 +164,9 @@ def test_sequence_with_two_dual_clipped_negative_tokens_is_dropped():
     logp = torch.tensor([[far, far, 0.1, 0.1], [far, 0.1, 0.1, 0.1]], requires_grad=True)
     adv = torch.tensor([-1.0, -1.0])
     mask = torch.ones(2, 4)
-    on, m_on = policy_loss(logp, old, adv, mask, LossConfig(mode="fipo"))
+    on, m_on = loss_of(logp, old, adv, mask, LossConfig(mode="fipo"))
     g_on = grad_of(on, logp)
-    off, m_off = policy_loss(
+    off, m_off = loss_of(
         logp, old, adv, mask, LossConfig(mode="fipo", drop_dual_clipped_seqs=False)
     )
     assert m_on["seq_dropped_frac"] == pytest.approx(0.5)
@@ -186,36 +194,36 @@ def test_fipo_loss_is_dapo_loss_on_credit_weighted_advantages():
     """One implementation: FIPO's gradient equals DAPO's with A * fipo_token_credit(...).weight."""
     logp, old, adv, mask = moved_policy(seed=9)
     cfg = LossConfig(mode="fipo", drop_dual_clipped_seqs=False)
-    fipo, _ = policy_loss(logp, old, adv, mask, cfg)
+    fipo, _ = loss_of(logp, old, adv, mask, cfg)
     credit = fipo_token_credit(logp, old, adv, mask, cfg)
     weighted = adv[:, None] * credit.weight
-    dapo, _ = policy_loss(logp, old, weighted, mask, LossConfig(mode="dapo"))
+    dapo, _ = loss_of(logp, old, weighted, mask, LossConfig(mode="dapo"))
     assert torch.allclose(grad_of(fipo, logp), grad_of(dapo, logp), atol=1e-7)
 
 
 def test_advantages_per_response_broadcast_like_per_token():
     logp, old, adv, mask = moved_policy(seed=2)
     for mode in LOSS_MODES:
-        a, _ = policy_loss(logp, old, adv, mask, LossConfig(mode=mode))
-        b, _ = policy_loss(logp, old, adv[:, None].expand_as(logp), mask, LossConfig(mode=mode))
+        a, _ = loss_of(logp, old, adv, mask, LossConfig(mode=mode))
+        b, _ = loss_of(logp, old, adv[:, None].expand_as(logp), mask, LossConfig(mode=mode))
         assert a.item() == pytest.approx(b.item(), rel=1e-6)
 
 
 def test_kl_penalty_adds_k3_to_the_reference_and_needs_ref_logp():
     logp, old, adv, mask = moved_policy(seed=3)
-    plain, _ = policy_loss(logp, old, adv, mask, LossConfig(mode="grpo"))
-    same, m_same = policy_loss(
+    plain, _ = loss_of(logp, old, adv, mask, LossConfig(mode="grpo"))
+    same, m_same = loss_of(
         logp, old, adv, mask, LossConfig(mode="grpo", kl_coef=0.5), ref_logp=logp.detach()
     )
-    moved, m_moved = policy_loss(
+    moved, m_moved = loss_of(
         logp, old, adv, mask, LossConfig(mode="grpo", kl_coef=0.5), ref_logp=old
     )
     assert same.item() == pytest.approx(plain.item(), abs=1e-7)
     assert m_same["kl/ref"] == pytest.approx(0.0, abs=1e-7)
     assert m_moved["kl/ref"] > 0 and moved.item() > plain.item()
-    assert "kl/ref" not in policy_loss(logp, old, adv, mask, LossConfig(mode="grpo"))[1]
+    assert "kl/ref" not in loss_of(logp, old, adv, mask, LossConfig(mode="grpo"))[1]
     with pytest.raises(ValueError, match="ref_logp"):
-        policy_loss(logp, old, adv, mask, LossConfig(mode="grpo", kl_coef=0.5))
+        loss_of(logp, old, adv, mask, LossConfig(mode="grpo", kl_coef=0.5))
 
 
 def test_aggregation_modes_follow_their_definitions():
@@ -227,7 +235,7 @@ def test_aggregation_modes_follow_their_definitions():
     mask = torch.tensor([[1, 0, 0, 0], [1, 1, 1, 0]])
     expect = {"token-mean": 7 / 4, "seq-mean-token-mean": 1.5, "seq-mean-token-sum-norm": 7 / 8}
     for agg, value in expect.items():
-        loss, _ = policy_loss(logp, old, adv, mask, LossConfig(mode="dapo", agg=agg))
+        loss, _ = loss_of(logp, old, adv, mask, LossConfig(mode="dapo", agg=agg))
         assert loss.item() == pytest.approx(value), agg
 
 
@@ -235,14 +243,14 @@ def test_all_masked_batch_gives_zero_loss_and_finite_metrics():
     logp, old, adv, _ = moved_policy()
     mask = torch.zeros_like(logp, dtype=torch.bool)
     for mode in LOSS_MODES:
-        loss, metrics = policy_loss(logp, old, adv, mask, LossConfig(mode=mode))
+        loss, metrics = loss_of(logp, old, adv, mask, LossConfig(mode=mode))
         assert loss.item() == 0.0
         assert all(math.isfinite(v) for v in metrics.values())
 
 
 def test_metrics_use_design_names():
     logp, old, adv, mask = moved_policy()
-    _, m = policy_loss(logp, old, adv, mask, LossConfig(mode="fipo"))
+    _, m = loss_of(logp, old, adv, mask, LossConfig(mode="fipo"))
     expected = {
         "clip_ratio/low", "clip_ratio/high", "clip_ratio/dual", "policy_kl", "seq_dropped_frac",
         "future_kl/mean", "future_kl/min", "future_kl/max",
@@ -250,11 +258,9 @@ def test_metrics_use_design_names():
         "influence_weight/raw_mean", "influence_weight/clip_frac_upper",
         "influence_weight/clip_frac_lower",
     }  # fmt: skip
-    # every logged name is a DESIGN.md name; "_"-prefixed entries are bookkeeping the trainer
-    # consumes (not logged): only the drop rule's divisor share
-    assert {k for k in m if not k.startswith("_")} == expected
-    assert {k for k in m if k.startswith("_")} == {"_dropped_agg_units"}
-    assert all(isinstance(v, float) for v in m.values())
+    expected |= {"influence_weight/abs_dev_mean", "influence_weight/clip_frac"}
+    # every metric is a logged DESIGN.md name (no bookkeeping entries ride along)
+    assert set(m) == expected
 
 
 @pytest.mark.parametrize(
@@ -313,9 +319,9 @@ def test_policy_loss_shapes_property(batch, length, per_token_adv, mode, agg, se
     logp = (old + torch.randn(batch, length, generator=gen)).requires_grad_(True)
     adv = torch.randn((batch, length) if per_token_adv else (batch,), generator=gen)
     mask = torch.rand(batch, length, generator=gen) < 0.7
-    loss, metrics = policy_loss(logp, old, adv, mask, LossConfig(mode=mode, agg=agg))
+    loss, metrics = loss_of(logp, old, adv, mask, LossConfig(mode=mode, agg=agg))
     assert loss.shape == () and math.isfinite(loss.item())
-    assert all(isinstance(v, float) and math.isfinite(v) for v in metrics.values())
+    assert all(math.isfinite(v) for v in metrics.values())
     g = grad_of(loss, logp)
     assert g.shape == logp.shape
     assert torch.equal(g[~mask], torch.zeros_like(g[~mask]))
@@ -324,9 +330,9 @@ def test_policy_loss_shapes_property(batch, length, per_token_adv, mode, agg, se
 def test_shape_mismatch_is_rejected():
     logp, old, adv, mask = moved_policy()
     with pytest.raises(ValueError, match="advantages"):
-        policy_loss(logp, old, adv[:-1], mask, LossConfig(mode="dapo"))
+        loss_of(logp, old, adv[:-1], mask, LossConfig(mode="dapo"))
     with pytest.raises(ValueError, match="mask"):
-        policy_loss(logp, old, adv, mask[:, :-1], LossConfig(mode="dapo"))
+        loss_of(logp, old, adv, mask[:, :-1], LossConfig(mode="dapo"))
 
 
 @pytest.mark.parametrize("agg", ["token-mean", "seq-mean-token-mean"])
@@ -349,22 +355,58 @@ def test_micro_batches_rescaled_by_dropped_units_equal_the_full_batch_fipo_gradi
     logp = moved.clone().requires_grad_(True)
     adv = torch.tensor([-1.0, 1.0, -1.0, -0.5])
     cfg = LossConfig(mode="fipo", agg=agg, drop_dual_clipped_seqs=True, half_life=4.0)
-    full, metrics = policy_loss(logp, old, adv, mask, cfg)
-    assert metrics["seq_dropped_frac"] == pytest.approx(0.5)
-    full_grad = grad_of(full, logp)
+    full = policy_loss(logp, old, adv, mask, cfg)
+    assert full.metrics["seq_dropped_frac"] == pytest.approx(0.5)
+    assert full.dropped.tolist() == [True, False, True, False]
+    full_grad = grad_of(full.loss, logp)
 
     normalizer = agg_normalizer(mask, agg)
     accumulated, dropped = torch.zeros_like(logp), 0.0
     for rows in (slice(0, 1), slice(1, 3), slice(3, 4)):
-        part, m = policy_loss(
+        part = policy_loss(
             logp[rows], old[rows], adv[rows], mask[rows], cfg, token_normalizer=normalizer
         )
-        accumulated += grad_of(part, logp)
-        dropped += m["_dropped_agg_units"]
+        accumulated += grad_of(part.loss, logp)
+        dropped += part.dropped_agg_units
     assert dropped == (12.0 if agg == "token-mean" else 2.0)
     rescaled = accumulated * normalizer / (normalizer - dropped)
     assert torch.allclose(rescaled, full_grad, atol=1e-7, rtol=0)
     assert not torch.allclose(accumulated, full_grad, atol=1e-7, rtol=0)  # the rescale matters
+
+
+def test_dr_grpo_divides_by_nonempty_responses_times_the_horizon_as_verl():
+    """verl's agg_loss for seq-mean-token-sum-norm: sum of per-response token sums / number of
+    non-empty responses / loss_scale_factor (the horizon). By hand: responses of 2 and 3
+    tokens with loss 1 per token, one empty row, horizon 4 -> (2 + 3) / 2 / 4 = 0.625."""
+    old = torch.zeros(3, 4)
+    logp = torch.zeros(3, 4, requires_grad=True)
+    adv = torch.tensor([-1.0, -1.0, -1.0])  # r = 1: loss_t = -A = 1
+    mask = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 0], [0, 0, 0, 0]])
+    cfg = LossConfig(mode="dapo", agg="seq-mean-token-sum-norm")
+    assert loss_of(logp, old, adv, mask, cfg)[0].item() == pytest.approx(0.625)
+    assert agg_normalizer(mask, cfg.agg, max_response_tokens=4) == 2 * 4
+
+
+def test_kl_penalty_averages_over_every_response_token_when_fipo_drops_one():
+    """FIPO's drop rule removes a response from the policy-gradient term only; the KL term
+    (official code: agg_loss over the whole response mask) keeps it. By hand, token-mean, 2 x 2
+    tokens: response 0 dropped (A < 0, both tokens above c), response 1 kept with r = 1.
+    pg = mean over response 1's tokens of -A * r = -0.5. k3 = e^x - x - 1 with x = ref - logp:
+    x = -2 on response 0 (k3 = e^-2 + 1), x = -1 on response 1 (k3 = e^-1); averaged over all
+    4 tokens (not response 1's 2) -> kl_coef * (e^-2 + 1 + e^-1) / 2."""
+    far = math.log(20.0)
+    old = torch.zeros(2, 2)
+    logp = torch.tensor([[far, far], [0.0, 0.0]], requires_grad=True)
+    adv = torch.tensor([-1.0, 0.5])
+    mask = torch.ones(2, 2)
+    ref = logp.detach() - torch.tensor([[2.0], [1.0]])
+    cfg = LossConfig(mode="fipo", kl_coef=0.1, influence_low=1.0, influence_high=1.0)
+    result = policy_loss(logp, old, adv, mask, cfg, ref_logp=ref)
+    expected_kl = 0.1 * (math.exp(-2.0) + 1.0 + math.exp(-1.0)) / 2
+    assert result.dropped.tolist() == [True, False]
+    assert result.pg_loss.item() == pytest.approx(-0.5)
+    assert result.kl_loss.item() == pytest.approx(expected_kl, rel=1e-6)
+    assert result.loss.item() == pytest.approx(-0.5 + expected_kl, rel=1e-6)
 
 
 def test_dr_grpo_divisor_is_a_constant_length_not_the_padded_width():
@@ -378,3 +420,13 @@ def test_dr_grpo_divisor_is_a_constant_length_not_the_padded_width():
     assert fixed == [3 * 64.0, 3 * 64.0]
     with pytest.raises(ValueError, match="max_response_tokens"):
         agg_normalizer(narrow, agg, max_response_tokens=0)
+
+
+def test_aggregate_averages_any_per_token_value_like_the_loss():
+    """Values 1 | 2, 4, 6 on responses of 1 and 3 tokens and one empty row, horizon 4:
+    token-mean 13/4, seq-mean-token-mean (1 + 4) / 2, sum-norm 13 / (2 responses x 4)."""
+    values = torch.tensor([[1.0, 9, 9, 9], [2, 4, 6, 9], [9, 9, 9, 9]])
+    mask = torch.tensor([[1, 0, 0, 0], [1, 1, 1, 0], [0, 0, 0, 0]])
+    assert aggregate(values, mask, "token-mean").item() == pytest.approx(13 / 4)
+    assert aggregate(values, mask, "seq-mean-token-mean").item() == pytest.approx(2.5)
+    assert aggregate(values, mask, "seq-mean-token-sum-norm").item() == pytest.approx(13 / 8)

@@ -1,5 +1,5 @@
-"""Self-reflection pivots (issue 6 item 2): keyword spans on hand-written token texts, credit and
-entropy pivots, and what `find_pivots` stores."""
+"""Self-reflection pivots: keyword spans on hand-written token texts, credit and entropy pivots,
+and what `find_pivots` stores."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from fipo_bench.analysis.pivots import (
     find_pivots,
     keyword_hits,
 )
-from fipo_bench.analysis.settings import DEFAULT_LEXICON, PivotSettings
+from fipo_bench.analysis.settings import PivotSettings
 from fipo_bench.errors import ConfigError
+from fipo_bench.reflection import default_lexicon
 from fipo_bench.store import Store, sample_id
+from fipo_bench.store.analysis_queries import token_columns
 
-LEX = Lexicon.compile(DEFAULT_LEXICON)
+LEX = default_lexicon()
 
 
 def _spans(tokens: list[str], lexicon: Lexicon = LEX) -> list[tuple[str, int, int]]:
@@ -80,8 +82,10 @@ def test_entropy_pivots_are_the_tokens_at_or_above_the_threshold():
      {"entropy_top_percent": 101}],
 )  # fmt: skip
 def test_bad_pivot_settings_are_config_errors(kwargs):
-    with pytest.raises(ConfigError):
-        PivotSettings(**kwargs)
+    from fipo_bench.config import validate
+
+    with pytest.raises(ConfigError, match=next(iter(kwargs))):
+        validate(PivotSettings, kwargs)
 
 
 TEXTS = {
@@ -153,7 +157,7 @@ def test_entropy_pivots_are_the_top_share_of_the_whole_eval(tmp_path):
     store, ids = _store_with_samples(tmp_path, with_credit=True)
     summary = find_pivots(store, "ev", PivotSettings(entropy_top_percent=25))
     assert summary.kinds == ("keyword", "credit", "entropy")
-    entropy = store.trajectories(list(ids.values()))["entropy"].to_numpy()
+    entropy = token_columns(store, list(ids.values()), ["entropy"])["entropy"].to_numpy()
     assert summary.entropy_threshold == pytest.approx(np.quantile(entropy, 0.75), rel=1e-6)
     stored = sum(store.pivots(sid, "entropy").num_rows for sid in ids.values())
     assert (

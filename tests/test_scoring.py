@@ -1,4 +1,4 @@
-"""Chunked teacher-forced scoring (issue 4 item 5): exact, differentiable, bounded memory."""
+"""Chunked teacher-forced scoring: exact, differentiable, bounded memory."""
 
 from __future__ import annotations
 

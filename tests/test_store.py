@@ -20,6 +20,8 @@ from fipo_bench.store import (
     rollout_owner,
     sample_id,
 )
+from fipo_bench.store import dashboard_queries as dq
+from fipo_bench.store.analysis_queries import token_columns
 from fipo_bench.store.connection import migrate, schema_version
 from fipo_bench.store.schema import MIGRATIONS, Migration
 from fipo_bench.tasks.problem import Problem
@@ -178,12 +180,39 @@ def test_v1_analysis_runs_rows_move_to_the_analyses_table(tmp_path: Path):
     Store(path)  # reopening applies nothing twice
     con = duckdb.connect(str(path), read_only=True)
     try:
-        assert con.execute("SELECT version FROM schema_meta ORDER BY version").fetchall() == [
-            (1,),
-            (2,),
-        ]
+        versions = con.execute("SELECT version FROM schema_meta ORDER BY version").fetchall()
+        assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
     finally:
         con.close()
+
+
+def test_v2_file_migrates_to_v3_keeping_rows_with_null_in_the_new_columns(tmp_path: Path):
+    """v3 adds samples.answer_source/source_score/source_correct and evals.step: rows written
+    before read NULL there, and the new columns then take values."""
+    path = tmp_path / "v2.duckdb"
+    con = duckdb.connect(str(path))
+    try:
+        migrate(con, path, MIGRATIONS[:2])
+        con.execute(
+            "INSERT INTO evals (eval_id, run_id, dataset, n, temperature, top_p, max_tokens,"
+            " seed, engine, status) VALUES ('e1', 'r1', 'aime24', 1, 1.0, 1.0, 8, 0, 'hf', 'done')"
+        )
+        old = make_samples("e1", ["p1"], 1)
+        con.register("old", old)
+        con.execute(f"INSERT INTO samples ({', '.join(old.column_names)}) SELECT * FROM old")
+    finally:
+        con.close()
+    store = Store(path)
+    assert store.info().schema_version == SCHEMA_VERSION >= 3
+    got = store.eval_samples("e1").to_pylist()[0]
+    assert got["text"] == "p1-0"
+    assert (got["answer_source"], got["source_score"], got["source_correct"]) == (None,) * 3
+    assert store.get_eval("e1")["step"] is None
+    store.upsert_eval(
+        "e1", dataset="aime24", n=1, temperature=1.0, top_p=1.0, max_tokens=8, seed=0,
+        engine="hf", run_id="r1", step=40,
+    )  # fmt: skip
+    assert (store.get_eval("e1")["run_id"], store.get_eval("e1")["step"]) == ("r1", 40)
 
 
 def test_analysis_settings_upsert_per_eval_and_kind(store: Store):
@@ -267,7 +296,7 @@ def test_tokens_are_stored_in_key_order_whatever_order_they_arrive_in(store: Sto
     tokens = make_tokens(samples, 4)
     shuffled = tokens.take(pa.array([7, 0, 11, 3, 5, 1, 9, 2, 10, 4, 8, 6]))
     store.write_samples(samples, shuffled)
-    stored = store.trajectories(samples["sample_id"].to_pylist())
+    stored = token_columns(store, samples["sample_id"].to_pylist(), ["token_id"])
     expected = tokens.sort_by([("sample_id", "ascending"), ("pos", "ascending")])
     assert (
         stored.select(["sample_id", "pos", "token_id"]).to_pylist()
@@ -315,6 +344,34 @@ def test_a_batch_that_fails_inside_the_transaction_leaves_no_trace(store: Store)
     assert store.done_sample_keys("e1") == {("p1", 0)}
 
 
+def test_answer_source_and_source_verdict_round_trip_and_default_to_null(store: Store):
+    samples = make_samples("e1", ["p1"], 3)
+    extra = samples.append_column("answer_source", pa.array(["box", "raw", None]))
+    extra = extra.append_column("source_score", pa.array([1.0, 0.5, None], pa.float64()))
+    extra = extra.append_column("source_correct", pa.array([True, False, None]))
+    store.write_samples(extra, None)
+    store.write_samples(make_samples("e2", ["p1"], 1), None)  # columns absent
+    got = store.eval_samples("e1").select(["answer_source", "source_score", "source_correct"])
+    assert got.to_pylist() == [
+        {"answer_source": "box", "source_score": 1.0, "source_correct": True},
+        {"answer_source": "raw", "source_score": 0.5, "source_correct": False},
+        {"answer_source": None, "source_score": None, "source_correct": None},
+    ]
+    absent = store.eval_samples("e2").to_pylist()[0]
+    assert (absent["answer_source"], absent["source_score"], absent["source_correct"]) == (
+        (None,) * 3
+    )
+    bad = samples.append_column("answer_source", pa.array(["box", "latex", "none"]))
+    _expect_rejected(store, bad, None, r"answer_source 'latex' is not allowed; use one of box")
+
+
+def test_an_eval_step_needs_its_run(store: Store):
+    settings = dict(dataset="d", n=1, temperature=1.0, top_p=1.0, max_tokens=8, seed=0)
+    with pytest.raises(StoreError, match="step 5 needs the run_id"):
+        store.upsert_eval("e1", engine="hf", step=5, **settings)
+    assert store.get_eval("e1") is None
+
+
 def test_training_rollouts_are_keyed_by_run_and_step(store: Store):
     rows = [
         {
@@ -332,8 +389,11 @@ def test_training_rollouts_are_keyed_by_run_and_step(store: Store):
         for step in (1, 2)
     ]
     store.write_samples(pa.Table.from_pylist(rows), None)
-    assert store.run_samples("r1")["step"].to_pylist() == [1, 2]
-    assert store.run_samples("r1", step=2)["advantage"].to_pylist() == [0.5]
+    assert dq.rollout_steps(store, "r1").select(["step", "n_samples"]).to_pylist() == [
+        {"step": 1, "n_samples": 1},
+        {"step": 2, "n_samples": 1},
+    ]
+    assert dq.step_outcomes(store, "r1", 2)["advantage"].to_pylist() == [0.5]
 
 
 def test_done_sample_keys_lists_only_that_evals_samples(store: Store):
@@ -498,25 +558,24 @@ def test_train_metrics_upsert_per_step_and_name(store: Store):
         {"step": 2, "value": 0.4},
     ]
     assert store.train_metrics("r1").num_rows == 3
-    assert store.last_step("r1") == 2 and store.last_step("r0") is None
     with pytest.raises(StoreError, match="must be numbers"):
         store.write_train_metrics("r1", 3, {"x": "high"})
 
 
-def test_correctness_grid_and_length_stats_summarise_stored_samples(store: Store):
+def test_list_evals_summarises_the_stored_samples_of_each_eval(store: Store):
+    """n_samples, n_problems and accuracy come from the samples stored so far (a running eval
+    shows its progress); samples alone never create an eval row."""
+    settings = dict(dataset="aime24", n=4, temperature=1.0, top_p=1.0, max_tokens=8, seed=0)
+    store.upsert_eval("e1", engine="hf", **settings)
+    store.upsert_eval("e2", engine="hf", **settings)
     samples = make_samples("e1", ["p1", "p2"], 4, correct=lambda p, i: p == "p1" or i == 0)
-    lengths = pa.array([10, 20, 30, 40, 5, 6, 7, 8], pa.int32())
-    store.write_samples(samples.set_column(6, "n_tokens", lengths), None)
-    grid = store.correctness_grid(["e1"]).select(["problem_id", "n_correct", "accuracy"])
-    assert grid.to_pylist() == [
-        {"problem_id": "p1", "n_correct": 4, "accuracy": 1.0},
-        {"problem_id": "p2", "n_correct": 1, "accuracy": 0.25},
-    ]
-    stats = {r["correct"]: r for r in store.length_stats(["e1"]).to_pylist()}
-    assert stats[False]["n"] == 3 and stats[False]["max"] == 8 and stats[False]["median"] == 7
-    assert stats[True]["mean"] == pytest.approx((10 + 20 + 30 + 40 + 5) / 5)
-    evals = store.list_evals()
-    assert evals.num_rows == 0  # samples alone do not create an eval row
+    store.write_samples(samples, None)
+    store.write_samples(make_samples("e3", ["p1"], 1), None)
+    rows = {r["eval_id"]: r for r in store.list_evals().to_pylist()}
+    assert sorted(rows) == ["e1", "e2"]
+    assert (rows["e1"]["n_samples"], rows["e1"]["n_problems"]) == (8, 2)
+    assert rows["e1"]["accuracy"] == pytest.approx(5 / 8)
+    assert (rows["e2"]["n_samples"], rows["e2"]["accuracy"]) == (0, None)
 
 
 # ---- read-only, reading(), export -------------------------------------------------------------

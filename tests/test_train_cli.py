@@ -28,10 +28,12 @@ def _argv(model: Path, out: Path, db: Path, *extra: str, preset: str = "tiny-grp
     [
         ((), "tiny-nope", "unknown preset 'tiny-nope'"),
         (("--set", "loss.nope=1"), "tiny-fipo", "unknown setting 'loss.nope'"),
-        (("--set", "lr=fast"), "tiny-fipo", "lr='fast' must be a number"),
+        (("--set", "optimiser.lr=fast"), "tiny-fipo", 'optimiser.lr="fast" is invalid'),
+        (("--set", "lr=1e-5"), "tiny-fipo", "did you mean optimiser.lr"),
+        (("--set", "optimiser.lr=1e30"), "tiny-fipo", "optimiser.lr=1e+30 is invalid"),
         (("--set", "loss.half_life=0"), "tiny-fipo", "half_life"),
-        (("--set", "prompts_per_step=3"), "tiny-fipo", "mini_batch_prompts=8 must divide"),
-        (("--set", "lr"), "tiny-fipo", "key=value"),
+        (("--set", "rollout.prompts_per_step=3"), "tiny-fipo", "mini_batch_prompts=8 must divide"),
+        (("--set", "optimiser.lr"), "tiny-fipo", "key=value"),
         (("--engine", "tpu"), "tiny-fipo", "--engine 'tpu'"),
         (("--report-to", "mlflow"), "tiny-fipo", "--report-to 'mlflow'"),
         (("--steps", "0"), "tiny-fipo", "--steps 0"),
@@ -61,9 +63,9 @@ def test_missing_or_unloadable_model_exits_2_and_writes_nothing(tmp_path, capsys
 
 def test_out_dir_holding_another_run_is_refused_untouched(model_dir, tmp_path, capsys):
     out, db = tmp_path / "run", tmp_path / "fipo.duckdb"
-    small = ["--set", "prompts_per_step=2", "--set", "mini_batch_prompts=1",
-             "--set", "samples_per_prompt=2", "--set", "max_response_tokens=8",
-             "--set", "overlong_buffer=0"]  # fmt: skip
+    small = ["--set", "rollout.prompts_per_step=2", "--set", "update.mini_batch_prompts=1",
+             "--set", "rollout.samples_per_prompt=2", "--set", "rollout.max_response_tokens=8",
+             "--set", "rewards.overlong_buffer=0"]  # fmt: skip
     assert main(_argv(model_dir, out, db, *small)) == 0
     run_json = (out / "run.json").read_text()
     counts = Store(db, read_only=True).table_counts()
@@ -71,7 +73,8 @@ def test_out_dir_holding_another_run_is_refused_untouched(model_dir, tmp_path, c
     capsys.readouterr()
     # same folder, different algorithm: refused even with --resume
     assert main(_argv(model_dir, out, db, *small, "--resume", preset="tiny-fipo")) == 2
-    assert "holds a different run (config.algo was 'grpo', now 'fipo')" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "holds a different run (config.loss.mode was 'grpo', now 'fipo'; " in err
     # same run without --resume: refused (it would silently overwrite)
     assert main(_argv(model_dir, out, db, *small)) == 2
     assert "pass --resume" in capsys.readouterr().err

@@ -11,20 +11,22 @@ import torch
 
 from fipo_bench.cli import main
 from fipo_bench.store import Store
+from fipo_bench.store import dashboard_queries as dq
+from fipo_bench.store.analysis_queries import TOKEN_COLUMNS, token_columns
 from fipo_bench.train.checkpoint import latest_checkpoint
 from fipo_bench.train.run_dir import run_id_for
 
 pytestmark = pytest.mark.slow
 
-# Smaller than the tiny presets (8 prompts x 8 samples, 96 tokens, 3 generation rounds) so a
+# Smaller than the tiny presets (16 prompts x 8 samples, 96 tokens, 3 generation rounds) so a
 # step takes seconds, but still 2 updates per step so FIPO's weights can leave 1.
 SMALL = [
-    "prompts_per_step=2",
-    "samples_per_prompt=4",
-    "mini_batch_prompts=1",
-    "max_response_tokens=40",
-    "max_gen_batches=2",
-    "log_rollouts_per_step=3",
+    "rollout.prompts_per_step=2",
+    "rollout.samples_per_prompt=4",
+    "update.mini_batch_prompts=1",
+    "rollout.max_response_tokens=40",
+    "rollout.max_gen_batches=2",
+    "run.log_rollouts_per_step=3",
 ]
 DESIGN_METRICS = [
     "reward/mean",
@@ -99,7 +101,6 @@ def test_tiny_preset_trains_logs_and_checkpoints(model_dir, tmp_path, preset):
             missing = [m for m in missing if m in ("reward/mean", "acc/mean", "lr")]
         assert not missing, f"step {step} lacks {missing}"
         assert all(math.isfinite(v) for (s, _), v in metrics.items() if s == step)
-        assert metrics[(step, "num_gen_batches")] >= 1
     store = Store(db, read_only=True)
     run = store.get_run(run_id_for(out))
     assert run["kind"] == "train" and run["preset"] == preset
@@ -113,7 +114,7 @@ def test_tiny_preset_trains_logs_and_checkpoints(model_dir, tmp_path, preset):
     ids = tokenizer("1+2=", return_tensors="pt")["input_ids"]
     assert torch.isfinite(model(ids).logits).all()
     # per-token credit rows of the logged rollouts
-    samples = store.run_samples(run_id_for(out)).to_pylist()
+    samples = _rollouts(store, run_id_for(out))
     if samples:
         tokens = store.trajectory(samples[0]["sample_id"]).to_pylist()
         assert len(tokens) == samples[0]["n_tokens"]
@@ -122,14 +123,24 @@ def test_tiny_preset_trains_logs_and_checkpoints(model_dir, tmp_path, preset):
     if preset == "tiny-fipo":
         _assert_fipo_weights_moved(store, out, samples, metrics)
     elif samples:  # GRPO/DAPO losses weigh every token by exactly 1
-        tokens = store.trajectories([s["sample_id"] for s in samples]).to_pylist()
+        tokens = _tokens(store, samples)
         assert {t["influence_weight"] for t in tokens} == {1.0}
+
+
+def _rollouts(store, run_id: str) -> list[dict]:
+    """Every logged rollout sample of the run (no text), by step."""
+    steps = dq.rollout_steps(store, run_id)["step"].to_pylist()
+    return [row for step in steps for row in dq.step_outcomes(store, run_id, step).to_pylist()]
+
+
+def _tokens(store, samples: list[dict]) -> list[dict]:
+    return token_columns(store, [s["sample_id"] for s in samples], TOKEN_COLUMNS).to_pylist()
 
 
 def _assert_fipo_weights_moved(store, out, samples, metrics) -> None:
     """After a step's mini-batch updates the stored weights differ from 1 (FIPO != DAPO)."""
     assert samples, "no rollout logged: dynamic sampling kept no group in 2 steps"
-    tokens = store.trajectories([s["sample_id"] for s in samples]).to_pylist()
+    tokens = _tokens(store, samples)
     weights = [t["influence_weight"] for t in tokens]
     assert max(abs(w - 1.0) for w in weights) > 1e-3
     assert all(0.8 - 1e-6 <= w <= 1.2 + 1e-6 for w in weights)  # tiny-fipo's band
@@ -146,8 +157,8 @@ def test_dynamic_sampling_regenerates_up_to_its_bound(model_dir, tmp_path):
     """Near-greedy sampling gives identical answers in a group: no group has signal, so every
     step regenerates until max_gen_batches, trains on nothing, and says so in its metrics."""
     out, db = tmp_path / "run", tmp_path / "fipo.duckdb"
-    extra = ["--set", "temperature=0.01", "--set", "max_gen_batches=3", "--set", "top_p=0.01"]
-    extra += ["--set", "max_response_tokens=24"]
+    extra = ["--set", "rollout.temperature=0.01", "--set", "rollout.max_gen_batches=3"]
+    extra += ["--set", "rollout.top_p=0.01", "--set", "rollout.max_response_tokens=24"]
     assert _train(model_dir, out, db, "tiny-dapo", 1, *extra) == 0
     metrics = _metrics(db, out)
     assert metrics[(1, "num_gen_batches")] == 3
@@ -160,9 +171,10 @@ def test_resume_logs_the_same_metrics_as_an_uninterrupted_run(model_dir, tmp_pat
     """2 steps + --resume to 3 == 3 steps straight: every metric (but wall time) and weights."""
     db = tmp_path / "fipo.duckdb"
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    assert _train(model_dir, straight, db, "tiny-fipo", 3, "--set", "save_every=0") == 0
-    assert _train(model_dir, resumed, db, "tiny-fipo", 2, "--set", "save_every=0") == 0
-    assert _train(model_dir, resumed, db, "tiny-fipo", 3, "--set", "save_every=0", "--resume") == 0
+    assert _train(model_dir, straight, db, "tiny-fipo", 3, "--set", "run.save_every=0") == 0
+    assert _train(model_dir, resumed, db, "tiny-fipo", 2, "--set", "run.save_every=0") == 0
+    no_saves = ("--set", "run.save_every=0")
+    assert _train(model_dir, resumed, db, "tiny-fipo", 3, *no_saves, "--resume") == 0
     a, b = _metrics(db, straight), _metrics(db, resumed)
     a = {k: v for k, v in a.items() if not _is_timing(k[1])}
     b = {k: v for k, v in b.items() if not _is_timing(k[1])}
@@ -187,7 +199,7 @@ def test_killed_run_leaves_its_last_checkpoint_usable(model_dir, tmp_path):
     from transformers import AutoModelForCausalLM
 
     out, db = tmp_path / "run", tmp_path / "fipo.duckdb"
-    sets = [arg for s in [*SMALL, "save_every=1"] for arg in ("--set", s)]
+    sets = [arg for s in [*SMALL, "run.save_every=1"] for arg in ("--set", s)]
     argv = [sys.executable, "-m", "fipo_bench", "train", "--preset", "tiny-grpo"]
     argv += ["--model", str(model_dir), "--steps", "50", "--out", str(out), "--db", str(db)]
     argv += ["--quiet", *sets]
@@ -203,7 +215,7 @@ def test_killed_run_leaves_its_last_checkpoint_usable(model_dir, tmp_path):
         proc.wait()
     last = latest_checkpoint(out)
     AutoModelForCausalLM.from_pretrained(last.path)
-    resumed = _train(model_dir, out, db, "tiny-grpo", last.step + 1, "--set", "save_every=1",
+    resumed = _train(model_dir, out, db, "tiny-grpo", last.step + 1, "--set", "run.save_every=1",
                      "--resume")  # fmt: skip
     assert resumed == 0
     assert latest_checkpoint(out).step == last.step + 1

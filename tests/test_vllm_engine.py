@@ -1,4 +1,4 @@
-"""The vLLM engine on CPU (issue 4 item 3): same records as HF, weight sync after an update.
+"""The vLLM engine on CPU: same records as HF, weight sync after an update.
 
 vLLM runs in a child process (this file, run as a script), once per module: an in-process
 engine binds threads and initialises vLLM's distributed state for the rest of the pytest

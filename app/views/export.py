@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
+
 from fipo_dash import source
 from fipo_dash.compare_data import eval_label, metrics_by_eval, metrics_table, quartile_table
 from fipo_dash.export import FORMATS, report_bytes, reports_module

@@ -7,6 +7,7 @@ import json
 
 import pandas as pd
 import streamlit as st
+
 from fipo_dash import source
 from fipo_dash.compare_data import eval_label
 from fipo_dash.links import compare_url

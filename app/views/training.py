@@ -4,6 +4,7 @@ rollouts a run logged at a chosen step."""
 from __future__ import annotations
 
 import streamlit as st
+
 from fipo_dash import source
 from fipo_dash.figures import training_curves
 from fipo_dash.heatmap import SCALARS

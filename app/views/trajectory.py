@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+
 from fipo_dash import source
 from fipo_dash.compare_data import eval_label
 from fipo_dash.heatmap import SCALARS

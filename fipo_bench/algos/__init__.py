@@ -1,36 +1,38 @@
-"""Pure tensor math of the GRPO / DAPO / FIPO objective. No I/O, no package imports."""
+"""Pure math of the GRPO / DAPO / FIPO objective and the length statistics. No I/O, no package
+imports. lengths.py is numpy-only; the torch modules load on first use (PEP 562), so reading a
+length statistic does not import torch. The function `future_kl` shares its module's name, so it
+is imported from its module: `from fipo_bench.algos.future_kl import future_kl`."""
 
-from fipo_bench.algos.advantages import group_advantages, group_advantages_2d
-from fipo_bench.algos.future_kl import (
-    decay_gamma,
-    future_kl,
-    future_kl_chunked_reference,
-    influence_weights,
-)
-from fipo_bench.algos.losses import (
-    LOSS_MODES,
-    LossConfig,
-    TokenCredit,
-    agg_normalizer,
-    fipo_token_credit,
-    policy_loss,
-)
-from fipo_bench.algos.rewards import groups_with_signal, outcome_rewards, overlong_penalty
+from __future__ import annotations
 
-__all__ = [
-    "LOSS_MODES",
-    "LossConfig",
-    "TokenCredit",
-    "agg_normalizer",
-    "decay_gamma",
-    "fipo_token_credit",
-    "future_kl",
-    "future_kl_chunked_reference",
-    "group_advantages",
-    "group_advantages_2d",
-    "groups_with_signal",
-    "influence_weights",
-    "outcome_rewards",
-    "overlong_penalty",
-    "policy_loss",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "group_advantages": "advantages",
+    "group_advantages_2d": "advantages",
+    "decay_gamma": "future_kl",
+    "future_kl_chunked_reference": "future_kl",
+    "influence_weights": "future_kl",
+    "DEFAULT_HALF_LIFE": "losses",
+    "LOSS_MODES": "losses",
+    "LossConfig": "losses",
+    "LossResult": "losses",
+    "TokenCredit": "losses",
+    "agg_normalizer": "losses",
+    "aggregate": "losses",
+    "fipo_token_credit": "losses",
+    "policy_loss": "losses",
+    "groups_with_signal": "rewards",
+    "outcome_rewards": "rewards",
+    "overlong_penalty": "rewards",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module fipo_bench.algos has no attribute {name!r}")
+    return getattr(importlib.import_module(f"fipo_bench.algos.{module}"), name)

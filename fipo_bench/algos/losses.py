@@ -8,20 +8,21 @@ Per response token t (mask m_t):
     (+ kl_coef * k3(ref || policy) when kl_coef > 0)
 then aggregated over the optimiser mini-batch (`agg`).
 
-`policy_loss` dispatches on `config.mode` through `LOSS_MODES` (one small function per mode);
-`fipo_token_credit` is the single implementation of FIPO's per-token credit, reused by the
-credit analysis. This module imports nothing from the package (algos is the bottom layer), so
-invalid values raise ValueError; `fipo_bench.presets` turns those into ConfigError.
+`policy_loss` dispatches on `config.mode` through `LOSS_MODES` (one small function per mode) and
+returns a `LossResult`; `fipo_token_credit` is the single implementation of FIPO's per-token
+credit, reused by the credit analysis. This module imports nothing from the package (algos is
+the bottom layer), so invalid values raise ValueError (pydantic's ValidationError is one);
+`fipo_bench.config` turns those into ConfigError at the command line.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import Tensor
 
 from fipo_bench.algos.future_kl import SafetyMode, future_kl, influence_weights
@@ -33,45 +34,37 @@ DELTA_CLAMP = 20.0  # |logp - old_logp| clamp before exp (official code)
 _EDGE_TOL = 1e-7  # weights within this of a clip bound count as clipped (official code)
 
 
-@dataclass(frozen=True)
-class LossConfig:
-    """Objective settings; validated on construction (ValueError naming the field and range)."""
+DEFAULT_HALF_LIFE = 32.0  # tau, tokens (paper Table 2: "Future-KL decay rate 32.0")
+
+
+class LossConfig(BaseModel):
+    """Objective settings, validated on construction (pydantic: the error names the field, the
+    value and the rule). Strict types: a bool or a string is not a number here."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
     mode: LossMode
-    clip_low: float = 0.2
-    clip_high: float = 0.28
-    dual_clip_c: float | None = 10.0  # None disables the dual clip and the outlier mask
+    clip_low: float = Field(0.2, ge=0, lt=1)
+    clip_high: float = Field(0.28, ge=0)
+    # Dual-clip threshold c; also the outlier mask M_t of Future-KL. None disables both.
+    dual_clip_c: float | None = Field(10.0, gt=1)
     agg: AggMode = "token-mean"
-    half_life: float = 32.0  # tau, the Future-KL decay "half-life" in tokens
-    influence_low: float = 1.0
-    influence_high: float = 1.2
-    safety_threshold: float = 10.0
+    half_life: float = Field(DEFAULT_HALF_LIFE, gt=0)  # tau, the Future-KL decay half-life
+    influence_low: float = Field(1.0, ge=0)
+    influence_high: float = Field(1.2, ge=0)
+    safety_threshold: float = Field(10.0, gt=0)
     safety_mode: SafetyMode = "clamp"
     drop_dual_clipped_seqs: bool = True  # FIPO only, official-code rule
-    kl_coef: float = 0.0  # KL penalty to a reference policy (k3 estimator)
+    kl_coef: float = Field(0.0, ge=0)  # KL penalty to a reference policy (k3 estimator)
 
-    def __post_init__(self) -> None:
-        _check_choice("mode", self.mode, get_args(LossMode))
-        _check_choice("agg", self.agg, get_args(AggMode))
-        _check_choice("safety_mode", self.safety_mode, get_args(SafetyMode))
-        _check_number("clip_low", self.clip_low, "in [0, 1)", lambda v: 0 <= v < 1)
-        _check_number("clip_high", self.clip_high, ">= 0", lambda v: v >= 0)
-        if self.dual_clip_c is not None:
-            _check_number("dual_clip_c", self.dual_clip_c, "> 1 (or None)", lambda v: v > 1)
-        _check_number("half_life", self.half_life, "> 0 (tokens)", lambda v: v > 0)
-        _check_number("influence_low", self.influence_low, ">= 0", lambda v: v >= 0)
-        _check_number("influence_high", self.influence_high, ">= 0", lambda v: v >= 0)
+    @model_validator(mode="after")
+    def _band_is_ordered(self) -> LossConfig:
         if self.influence_low > self.influence_high:
             raise ValueError(
                 f"influence_low={self.influence_low} must be <= influence_high="
                 f"{self.influence_high}"
             )
-        _check_number("safety_threshold", self.safety_threshold, "> 0", lambda v: v > 0)
-        _check_number("kl_coef", self.kl_coef, ">= 0", lambda v: v >= 0)
-        if not isinstance(self.drop_dual_clipped_seqs, bool):
-            raise ValueError(
-                f"drop_dual_clipped_seqs must be true or false; got {self.drop_dual_clipped_seqs!r}"
-            )
+        return self
 
 
 @dataclass(frozen=True)
@@ -127,11 +120,29 @@ def _credit_from_delta(
 
 
 @dataclass(frozen=True)
+class LossResult:
+    """What `policy_loss` returns.
+
+    loss: the scalar to backpropagate (pg_loss + kl_loss); pg_loss over the kept tokens, kl_loss
+    (None when kl_coef = 0) over every response token, as the official code adds its KL term;
+    metrics: named floats (DESIGN.md names); dropped: bool [B], the responses FIPO's
+    sequence-drop rule removed (all False otherwise); dropped_agg_units: the share of the `agg`
+    divisor those responses hold (tokens for token-mean, responses for seq-mean-token-mean; the
+    Dr. GRPO divisor is a constant and loses nothing).
+    """
+
+    loss: Tensor
+    pg_loss: Tensor
+    kl_loss: Tensor | None
+    metrics: dict[str, float]
+    dropped: Tensor
+    dropped_agg_units: float
+
+
+@dataclass(frozen=True)
 class _Batch:
     """Inputs shared by every mode: ratio carries the gradient, the rest is detached."""
 
-    logp: Tensor
-    old_logp: Tensor
     advantages: Tensor  # [B, L]
     mask: Tensor  # bool [B, L]
     ratio: Tensor
@@ -140,10 +151,10 @@ class _Batch:
 
 @dataclass(frozen=True)
 class _ModeTerms:
-    """What a mode function returns: per-token loss, the tokens kept, and its own metrics."""
+    """What a mode function returns: per-token loss, the responses dropped, its own metrics."""
 
     token_loss: Tensor
-    keep: Tensor  # bool [B, L]: mask minus dropped sequences
+    dropped: Tensor  # bool [B]
     clipped_low: Tensor
     clipped_high: Tensor
     dual_capped: Tensor
@@ -172,7 +183,8 @@ def _plain_clipped(batch: _Batch, config: LossConfig) -> _ModeTerms:
     """GRPO and DAPO: the same token loss with A~ = A. They differ in their settings
     (clip_high, agg, kl_coef) and in the data pipeline (dynamic sampling, overlong shaping)."""
     loss, low, high, dual = _clipped_surrogate(batch.ratio, batch.advantages, config)
-    return _ModeTerms(loss, batch.mask, low, high, dual, {})
+    none_dropped = torch.zeros(batch.mask.shape[0], dtype=torch.bool, device=batch.mask.device)
+    return _ModeTerms(loss, none_dropped, low, high, dual, {})
 
 
 def _fipo_clipped(batch: _Batch, config: LossConfig) -> _ModeTerms:
@@ -183,41 +195,37 @@ def _fipo_clipped(batch: _Batch, config: LossConfig) -> _ModeTerms:
     )
     weighted_adv = batch.advantages * credit.weight
     loss, low, high, dual = _clipped_surrogate(batch.ratio, weighted_adv, config)
-    keep = batch.mask
-    rows = batch.mask.any(dim=1)
-    dropped = torch.zeros_like(rows)
+    dropped = torch.zeros(batch.mask.shape[0], dtype=torch.bool, device=batch.mask.device)
     if config.drop_dual_clipped_seqs:
         dropped = (dual & batch.mask).sum(dim=1) > 1
-        keep = batch.mask & ~dropped[:, None]
     # Statistics over the response tokens only, gathered once (cheaper than masking each stat).
     valid = batch.mask.reshape(-1).nonzero().squeeze(1)
     fkl = credit.future_kl.reshape(-1).index_select(0, valid)
     weight = credit.weight.reshape(-1).index_select(0, valid)
     raw = credit.raw_weight.reshape(-1).index_select(0, valid)
+    at_upper = weight >= config.influence_high - _EDGE_TOL
+    at_lower = weight <= config.influence_low + _EDGE_TOL
     metrics = {
         **_mean_min_max("future_kl", fkl),
         **_mean_min_max("influence_weight", weight),
         # float64 sum: exp(FutureKL) of a far-moved policy is large (inf beyond e^88)
         "influence_weight/raw_mean": _mean(raw),
-        "influence_weight/clip_frac_upper": _mean(weight >= config.influence_high - _EDGE_TOL),
-        "influence_weight/clip_frac_lower": _mean(weight <= config.influence_low + _EDGE_TOL),
-        "seq_dropped_frac": dropped.sum() / rows.sum().clamp(min=1),
-        # The share of the `agg` divisor the dropped responses hold. The official code divides
-        # by the kept tokens; a caller that passed a whole mini-batch's token_normalizer
-        # rescales its accumulated gradient by N / (N - sum of these) to match.
-        DROPPED_AGG_UNITS: _dropped_agg_units(dropped, batch.mask, config.agg),
+        # how far the weights act at all: 0 when FIPO is DAPO (an unmoved policy)
+        "influence_weight/abs_dev_mean": _mean((weight.double() - 1.0).abs()),
+        "influence_weight/clip_frac_upper": _mean(at_upper),
+        "influence_weight/clip_frac_lower": _mean(at_lower),
+        "influence_weight/clip_frac": _mean(at_upper | at_lower),
     }
-    return _ModeTerms(loss, keep, low, high, dual, metrics)
+    return _ModeTerms(loss, dropped, low, high, dual, metrics)
 
 
-def _dropped_agg_units(dropped: Tensor, mask: Tensor, agg: str) -> Tensor:
-    """Tokens (token-mean) or responses (seq-mean-token-mean) of dropped responses; the
-    Dr. GRPO divisor is a constant and loses nothing."""
+def _dropped_agg_units(dropped: Tensor, mask: Tensor, agg: str) -> float:
+    """Tokens (token-mean) or responses (seq-mean-token-mean) of dropped responses."""
     if agg == "token-mean":
-        return (mask & dropped[:, None]).sum().to(torch.float64)
+        return float((mask & dropped[:, None]).sum())
     if agg == "seq-mean-token-mean":
-        return (dropped & mask.any(dim=1)).sum().to(torch.float64)
-    return torch.zeros((), dtype=torch.float64, device=mask.device)
+        return float((dropped & mask.any(dim=1)).sum())
+    return 0.0
 
 
 def _mean(values: Tensor) -> Tensor:
@@ -231,9 +239,6 @@ def _mean_min_max(name: str, values: Tensor) -> dict[str, Tensor]:
     low, high = torch.aminmax(values)
     return {f"{name}/mean": _mean(values), f"{name}/min": low, f"{name}/max": high}
 
-
-# Bookkeeping entry of the metrics dict (not a logged metric: "_"-prefixed), see _fipo_clipped
-DROPPED_AGG_UNITS = "_dropped_agg_units"
 
 LOSS_MODES: dict[str, Callable[[_Batch, LossConfig], _ModeTerms]] = {
     "grpo": _plain_clipped,
@@ -251,14 +256,14 @@ def policy_loss(
     *,
     ref_logp: Tensor | None = None,
     token_normalizer: float | Tensor | None = None,
-) -> tuple[Tensor, dict[str, float]]:
-    """Scalar loss (gradient through `logp` only) and a dict of named float metrics.
+) -> LossResult:
+    """The loss (gradient through `logp` only), its metrics and the responses it dropped.
 
     logp, old_logp, mask: [B, L]; advantages: [B] or [B, L]; ref_logp: [B, L], required when
     config.kl_coef > 0. `token_normalizer` replaces the aggregation's divisor: pass
     `agg_normalizer(minibatch_mask, config.agg)` (summed over the micro-batches of one optimiser
     mini-batch) and the micro-batch gradients add up to exactly the mini-batch gradient. Without
-    it the divisor is this call's own (kept tokens / kept sequences / B·L).
+    it the divisor is this call's own (kept tokens / kept responses / responses x L).
     """
     _check_shapes(logp, old_logp, advantages, mask, ref_logp)
     if config.kl_coef > 0 and ref_logp is None:
@@ -266,69 +271,88 @@ def policy_loss(
     valid = mask.bool()
     delta = (logp - old_logp.detach()).clamp(-DELTA_CLAMP, DELTA_CLAMP)
     batch = _Batch(
-        logp=logp,
-        old_logp=old_logp,
         advantages=_token_advantages(advantages, logp).detach().to(logp.dtype),
         mask=valid,
         ratio=torch.exp(delta),
         delta=delta.detach(),
     )
     terms = LOSS_MODES[config.mode](batch, config)
-    token_loss = terms.token_loss
+    responses = valid.any(dim=1)
     metrics: dict[str, Tensor] = {
         "clip_ratio/low": _masked_mean(terms.clipped_low.float(), valid),
         "clip_ratio/high": _masked_mean(terms.clipped_high.float(), valid),
         "clip_ratio/dual": _masked_mean(terms.dual_capped.float(), valid),
         # k1 estimate of KL(old || current) over the response tokens (verl's ppo_kl)
         "policy_kl": _masked_mean(-batch.delta, valid),
-        "seq_dropped_frac": torch.zeros((), device=logp.device),
+        # the fraction of responses dropped (0 outside FIPO's drop rule)
+        "seq_dropped_frac": (terms.dropped & responses).sum() / responses.sum().clamp(min=1),
+        **terms.metrics,
     }
+    keep = valid & ~terms.dropped[:, None]
+    pg_loss = aggregate(terms.token_loss, keep, config.agg, normalizer=token_normalizer)
+    kl_loss = None
     if config.kl_coef > 0:
         assert ref_logp is not None
         log_ref_ratio = (ref_logp.detach() - logp).clamp(-DELTA_CLAMP, DELTA_CLAMP)
-        # Schulman's k3 (>= 0), clamped at 10 as verl's low_var_kl does
+        # Schulman's k3 (>= 0), clamped at 10 as verl's low_var_kl does; averaged over every
+        # response token, dropped or not (the official code aggregates its KL term apart)
         k3 = (torch.exp(log_ref_ratio) - log_ref_ratio - 1.0).clamp(max=10.0)
-        token_loss = token_loss + config.kl_coef * k3
+        kl_loss = config.kl_coef * aggregate(k3, valid, config.agg, normalizer=token_normalizer)
         metrics["kl/ref"] = _masked_mean(k3.detach(), valid)
-    metrics.update(terms.metrics)
-    loss = _aggregate(token_loss, terms.keep, config.agg, token_normalizer)
-    return loss, _to_floats(metrics)
+    return LossResult(
+        loss=pg_loss if kl_loss is None else pg_loss + kl_loss,
+        pg_loss=pg_loss,
+        kl_loss=kl_loss,
+        metrics=_to_floats(metrics),
+        dropped=terms.dropped,
+        dropped_agg_units=_dropped_agg_units(terms.dropped, valid, config.agg),
+    )
 
 
 def agg_normalizer(mask: Tensor, agg: AggMode, *, max_response_tokens: int | None = None) -> float:
     """The divisor `agg` uses for a batch with this response mask [B, L].
 
     token-mean: number of response tokens; seq-mean-token-mean: number of non-empty responses;
-    seq-mean-token-sum-norm: B * max_response_tokens (Dr. GRPO's constant length normaliser;
-    the mask's width L when not given, which varies with padding from batch to batch).
+    seq-mean-token-sum-norm (Dr. GRPO, as verl's agg_loss): non-empty responses x
+    max_response_tokens (the mask's width L when not given, which varies with padding).
     All three add up over micro-batches.
     """
     _check_choice("agg", agg, get_args(AggMode))
     valid = mask.bool()
     if agg == "token-mean":
         return float(valid.sum().item())
+    responses = float(valid.any(dim=1).sum().item())
     if agg == "seq-mean-token-mean":
-        return float(valid.any(dim=1).sum().item())
+        return responses
     if max_response_tokens is not None and max_response_tokens < 1:
         raise ValueError(f"max_response_tokens must be >= 1; got {max_response_tokens}")
-    return float(valid.shape[0] * (max_response_tokens or valid.shape[1]))
+    return responses * float(max_response_tokens or valid.shape[1])
 
 
-def _aggregate(
-    token_loss: Tensor, keep: Tensor, agg: str, normalizer: float | Tensor | None
+def aggregate(
+    token_values: Tensor, mask: Tensor, agg: AggMode, *, normalizer: float | Tensor | None = None
 ) -> Tensor:
-    kept = token_loss * keep.to(token_loss.dtype)
+    """Per-token values [B, L] -> one number the way `agg` averages the loss.
+
+    token-mean: sum over masked tokens / their count; seq-mean-token-mean: mean over responses
+    of each response's token mean; seq-mean-token-sum-norm: sum / (responses x L). `normalizer`
+    replaces the divisor (see `agg_normalizer`). Used for the loss and for metrics that must be
+    aggregated like it (the rollout policy's entropy, as verl logs actor/entropy).
+    """
+    _check_choice("agg", agg, get_args(AggMode))
+    mask = mask.bool()
+    kept = token_values * mask.to(token_values.dtype)
     if agg == "seq-mean-token-mean":
-        tokens_per_seq = keep.sum(dim=1)
-        per_seq = kept.sum(dim=1) / tokens_per_seq.clamp(min=1).to(token_loss.dtype)
+        tokens_per_seq = mask.sum(dim=1)
+        per_seq = kept.sum(dim=1) / tokens_per_seq.clamp(min=1).to(token_values.dtype)
         total = per_seq.sum()
         default = (tokens_per_seq > 0).sum()
     elif agg == "seq-mean-token-sum-norm":
         total = kept.sum()
-        default = torch.tensor(float(keep.shape[0] * keep.shape[1]), device=kept.device)
-    else:  # token-mean over every kept token of the mini-batch (not a mean of means)
+        default = mask.any(dim=1).sum() * mask.shape[1]
+    else:  # token-mean over every kept token of the batch (not a mean of means)
         total = kept.sum()
-        default = keep.sum()
+        default = mask.sum()
     divisor = default if normalizer is None else normalizer
     if isinstance(divisor, Tensor):
         return total / divisor.to(total.dtype).clamp(min=1.0)
@@ -365,20 +389,6 @@ def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:
     return torch.where(mask, values, 0).sum() / count.clamp(min=1).to(values.dtype)
 
 
-def _masked_min(values: Tensor, mask: Tensor) -> Tensor:
-    if values.numel() == 0:
-        return torch.zeros((), device=values.device)
-    picked = torch.where(mask, values, math.inf).min()
-    return torch.where(mask.any(), picked, 0.0)
-
-
-def _masked_max(values: Tensor, mask: Tensor) -> Tensor:
-    if values.numel() == 0:
-        return torch.zeros((), device=values.device)
-    picked = torch.where(mask, values, -math.inf).max()
-    return torch.where(mask.any(), picked, 0.0)
-
-
 def _to_floats(metrics: dict[str, Tensor]) -> dict[str, float]:
     """One device sync for all metrics instead of one per .item()."""
     names = list(metrics)
@@ -389,10 +399,3 @@ def _to_floats(metrics: dict[str, Tensor]) -> dict[str, float]:
 def _check_choice(field: str, value: object, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ValueError(f"{field}={value!r} is not one of {', '.join(allowed)}")
-
-
-def _check_number(field: str, value: object, rule: str, ok: Callable[[float], bool]) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{field} must be a finite number {rule}; got {value!r}")
-    if not ok(float(value)):
-        raise ValueError(f"{field}={value} is out of range: must be {rule}")

@@ -31,17 +31,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+from fipo_bench.algos.losses import LossConfig
 from fipo_bench.analysis.batching import plan_batches, plan_chunks
-from fipo_bench.analysis.models import check_same_vocab, load_causal_lm, load_tokenizer
+from fipo_bench.analysis.models import check_same_vocab
 from fipo_bench.analysis.pair_scoring import Trajectory, TrajectoryCredit, score_pair
 from fipo_bench.analysis.settings import CreditSettings
+from fipo_bench.engines.loading import load_causal_lm, load_tokenizer
 from fipo_bench.errors import ModelError, StoreError
 
 CREDIT_FIELDS = ("ref_logp", "delta", "future_kl", "influence_weight", "entropy")
@@ -94,21 +96,42 @@ def open_eval(db_path: Path, eval_id: str) -> dict[str, Any]:
     return row
 
 
+def loss_config_of_run(db_path: Path, run_id: str) -> LossConfig:
+    """The loss config training run `run_id` trained with (as stored in its runs row)."""
+    from fipo_bench.config import config_from_dict
+    from fipo_bench.store import Store
+
+    if not db_path.exists():
+        raise StoreError(f"database {db_path} does not exist; give the --db the run wrote to")
+    run = Store(db_path, read_only=True).get_run(run_id)
+    if run is None or run.get("kind") != "train":
+        raise StoreError(
+            f"--run {run_id!r} is not a training run in {db_path}; see `fipo-bench db info`"
+        )
+    return config_from_dict(run.get("config") or {}, what=f"config of run {run_id!r}").loss
+
+
 def plan_credit(db_path: Path, eval_id: str, settings: CreditSettings) -> CreditPlan:
     """Check the eval, the reference model and their tokenizers; writes nothing."""
     from fipo_bench.eval.model_ref import resolve_model
+    from fipo_bench.store import Store
 
     eval_row = open_eval(db_path, eval_id)
     policy = eval_row.get("model_path")
     if not policy:
         raise ModelError(f"eval {eval_id!r} has no stored model path; cannot score its samples")
+    if not Store(db_path, read_only=True).done_sample_keys(eval_id):
+        raise StoreError(
+            f"eval {eval_id!r} has no stored samples (status {eval_row.get('status')!r});"
+            " run or resume `fipo-bench eval` first, then credit it"
+        )
     try:
         ref = resolve_model(settings.ref_model, db_path=db_path)
     except ModelError as err:
         raise ModelError(str(err).replace("--model", "--ref", 1)) from None
     check_same_vocab(
-        load_tokenizer(policy, "evaluated model"),
-        load_tokenizer(ref.location, "--ref"),
+        load_tokenizer(policy, role="evaluated model"),
+        load_tokenizer(ref.location, role="--ref"),
         policy,
         settings.ref_model,
     )
@@ -118,7 +141,7 @@ def plan_credit(db_path: Path, eval_id: str, settings: CreditSettings) -> Credit
         eval_row=eval_row,
         policy_location=str(policy),
         ref_location=ref.location,
-        settings=replace(settings, ref_model=ref.identity),
+        settings=settings.model_copy(update={"ref_model": ref.identity}),
     )
 
 
@@ -204,7 +227,7 @@ def run_credit(plan: CreditPlan, *, progress: ProgressSink | None = None) -> Cre
         return CreditResult(plan.eval_id, len(samples), 0, len(samples), 0, 0,
                             time.perf_counter() - started)  # fmt: skip
 
-    tokenizer = load_tokenizer(plan.policy_location, "evaluated model")
+    tokenizer = load_tokenizer(plan.policy_location, role="evaluated model")
     prompts = prompt_token_ids(
         store, plan.eval_row, tokenizer, {str(s["problem_id"]) for s in samples}
     )
@@ -215,8 +238,8 @@ def run_credit(plan: CreditPlan, *, progress: ProgressSink | None = None) -> Cre
             f" {plan.eval_row['dataset']!r} is not stored; the eval's problems are needed"
         )
     # Load both models before the first write: a model that fails to load changes nothing.
-    policy = load_causal_lm(plan.policy_location, "evaluated model", settings.dtype)
-    ref = load_causal_lm(ref_location, "--ref", settings.dtype)
+    policy = load_causal_lm(plan.policy_location, role="evaluated model", dtype=settings.dtype)
+    ref = load_causal_lm(ref_location, role="--ref", dtype=settings.dtype)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     cleared = 0
     if not same_settings:

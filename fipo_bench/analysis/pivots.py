@@ -17,7 +17,6 @@ share of its samples with at least one.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -26,6 +25,7 @@ import pyarrow as pa
 
 from fipo_bench.analysis.batching import plan_chunks
 from fipo_bench.analysis.settings import PivotSettings
+from fipo_bench.reflection import Lexicon
 
 PIVOT_KINDS = ("keyword", "credit", "entropy")
 # Token rows read and written per store transaction.
@@ -39,34 +39,6 @@ class KeywordHit:
     end_char: int  # exclusive
     first_pos: int  # first token the match overlaps
     last_pos: int  # last token the match overlaps (inclusive)
-
-
-@dataclass(frozen=True)
-class Lexicon:
-    """A compiled reflection lexicon: one alternation, longest phrase first, so "let me re-check"
-    wins over "re-check" and one stretch of text is one hit."""
-
-    phrases: tuple[str, ...]
-    pattern: re.Pattern[str]
-
-    @classmethod
-    def compile(cls, phrases: Iterable[str]) -> Lexicon:
-        unique = tuple(dict.fromkeys(p.strip().lower() for p in phrases if p.strip()))
-        if not unique:
-            raise ValueError("a lexicon needs at least one non-empty phrase")
-        ordered = sorted(range(len(unique)), key=lambda i: (-len(unique[i]), i))
-        # Whitespace inside a phrase matches any run of whitespace ("check\n again").
-        parts = [
-            f"(?P<k{i}>" + r"\s+".join(re.escape(w) for w in unique[i].split()) + ")"
-            for i in ordered
-        ]
-        # (?<!\w) / (?!\w): whole words, so "wait" does not fire inside "await" or "waiting".
-        pattern = re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)", re.IGNORECASE)
-        return cls(unique, pattern)
-
-    def count(self, text: str) -> int:
-        """Number of hits in a text (the reflection count of a response)."""
-        return sum(1 for _ in self.pattern.finditer(text))
 
 
 def keyword_hits(token_texts: Sequence[str], lexicon: Lexicon) -> list[KeywordHit]:

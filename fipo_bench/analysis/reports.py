@@ -17,9 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from fipo_bench.analysis.pivots import Lexicon
-from fipo_bench.analysis.settings import DEFAULT_LEXICON
 from fipo_bench.errors import StoreError
+from fipo_bench.reflection import Lexicon, default_lexicon
 
 LENGTH_STATS = ("min", "q25", "mean", "median", "q75", "max")
 # Weights within this of a bound count as clipped (as algos.losses' clip_frac metrics).
@@ -57,7 +56,7 @@ def _reflection_lexicon(store, eval_id: str) -> Lexicon:
     """The lexicon the eval's pivots were stored with, else the default."""
     record = store.get_analysis(eval_id, "pivots")
     phrases = record["settings"].get("lexicon") if record else None
-    return Lexicon.compile(phrases or DEFAULT_LEXICON)
+    return Lexicon.compile(phrases) if phrases else default_lexicon()
 
 
 def eval_column(store, eval_id: str) -> dict[str, float | str]:

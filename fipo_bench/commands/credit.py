@@ -20,18 +20,24 @@ def credit_command(
             " or a hub id. Must share the evaluated model's tokenizer.",
         ),
     ],
-    half_life: Annotated[
-        float, typer.Option("--half-life", help="Future-KL decay half-life in tokens (> 0).")
-    ] = 32.0,
-    influence_low: Annotated[
-        float, typer.Option("--influence-low", help="Lower clip of the influence weight.")
-    ] = 1.0,
-    influence_high: Annotated[
-        float, typer.Option("--influence-high", help="Upper clip of the influence weight.")
-    ] = 1.2,
-    dual_clip_c: Annotated[
-        float, typer.Option("--dual-clip-c", help="Dual-clip / outlier threshold c (> 1).")
-    ] = 10.0,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            "--preset", help="Credit with this preset's loss config (`fipo-bench presets`)."
+        ),
+    ] = None,
+    run: Annotated[
+        str | None,
+        typer.Option("--run", help="Credit with the loss config this training run trained with."),
+    ] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a loss setting, e.g. --set loss.half_life=16 (after --preset/--run;"
+            " without either the defaults are the paper's: half-life 32, band [1.0, 1.2]).",
+        ),
+    ] = None,
     dtype: Annotated[
         str, typer.Option("--dtype", help="float32, bfloat16 or auto (the checkpoint's).")
     ] = "float32",
@@ -67,37 +73,32 @@ def credit_command(
     from fipo_bench.analysis.credit import plan_credit, run_credit
     from fipo_bench.analysis.pivots import find_pivots
     from fipo_bench.analysis.settings import CreditSettings, PivotSettings
-    from fipo_bench.errors import ConfigError
+    from fipo_bench.config import validate
     from fipo_bench.eval.console import RichProgress
     from fipo_bench.store import Store, default_db_path
 
-    settings = CreditSettings(
-        ref_model=ref,
-        half_life=half_life,
-        influence_low=influence_low,
-        influence_high=influence_high,
-        dual_clip_c=dual_clip_c,
-        dtype=dtype,  # type: ignore[arg-type]  # validated by CreditSettings
-        batch_tokens=batch_tokens,
-    )
-    pivot_kwargs = {}
+    db_path = default_db_path(db)
+    loss = credit_loss_config(db_path, preset=preset, run=run, overrides=overrides or [])
+    settings = validate(
+        CreditSettings,
+        {"ref_model": ref, "loss": loss.model_dump(mode="json"), "dtype": dtype,
+         "batch_tokens": batch_tokens},
+        what="credit settings",
+    )  # fmt: skip
+    pivot_values: dict = {
+        "credit_top_percent": credit_top_percent,
+        "entropy_top_percent": entropy_top_percent,
+    }
     if lexicon is not None:
-        path = Path(lexicon)
-        if not path.is_file():
-            raise ConfigError(f"--lexicon {lexicon} is not a file; allowed: a text file")
-        phrases = [line.strip() for line in path.read_text().splitlines() if line.strip()]
-        pivot_kwargs["lexicon"] = tuple(phrases)
-    pivot_settings = PivotSettings(
-        credit_top_percent=credit_top_percent,
-        entropy_top_percent=entropy_top_percent,
-        **pivot_kwargs,  # type: ignore[arg-type]
-    )
-    plan = plan_credit(default_db_path(db), eval_id, settings)
+        pivot_values["lexicon"] = read_lexicon(Path(lexicon))
+    pivot_settings = validate(PivotSettings, pivot_values, what="pivot settings")
+    plan = plan_credit(db_path, eval_id, settings)
     out = Console(highlight=False)
     out.print(
         f"credit of eval {eval_id}: policy {plan.policy_location} vs ref {plan.ref_location};"
-        f" half-life {half_life:g}, influence [{influence_low:g}, {influence_high:g}],"
-        f" dual-clip c {dual_clip_c:g}"
+        f" half-life {loss.half_life:g}, influence [{loss.influence_low:g},"
+        f" {loss.influence_high:g}], dual-clip c {loss.dual_clip_c}, safety threshold"
+        f" {loss.safety_threshold:g} ({loss.safety_mode})"
     )
     with RichProgress(out) as progress:
         result = run_credit(plan, progress=progress)
@@ -113,6 +114,48 @@ def credit_command(
         f"pivots: {counts} token rows; reflection rate {100 * summary.reflection_rate:.1f}%"
         f" of {len(summary.reflection_counts)} samples"
     )
+
+
+def credit_loss_config(db_path, *, preset: str | None, run: str | None, overrides: list[str]):
+    """The loss config credit uses: a preset's or a run's, then `--set loss.*` overrides."""
+    from fipo_bench.algos.losses import LossConfig
+    from fipo_bench.analysis.credit import loss_config_of_run
+    from fipo_bench.config import get_preset, loss_with_overrides
+    from fipo_bench.errors import ConfigError
+
+    if preset is not None and run is not None:
+        raise ConfigError(
+            f"--preset {preset} and --run {run} both name a loss config; allowed: one of them"
+        )
+    if preset is not None:
+        loss = get_preset(preset).loss
+    elif run is not None:
+        loss = loss_config_of_run(db_path, run)
+    else:
+        loss = LossConfig(mode="fipo")
+    return loss_with_overrides(loss, overrides)
+
+
+def read_lexicon(path) -> tuple[str, ...]:
+    """Reflection phrases from a UTF-8 text file, one per line (`#` lines are comments)."""
+    from fipo_bench.errors import ConfigError
+    from fipo_bench.resources import phrase_lines
+
+    if not path.is_file():
+        raise ConfigError(f"--lexicon {path} is not a file; allowed: a UTF-8 text file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(
+            f"--lexicon {path} is not readable UTF-8 text ({type(err).__name__}); allowed: a"
+            " text file of phrases, one per line"
+        ) from None
+    if "\x00" in text:
+        raise ConfigError(f"--lexicon {path} is a binary file; allowed: a text file of phrases")
+    phrases = phrase_lines(text)
+    if not phrases:
+        raise ConfigError(f"--lexicon {path} holds no phrase; allowed: one phrase per line")
+    return phrases
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,5 @@
-"""`fipo-bench db info|export|migrate`: look into the DuckDB file without writing SQL."""
+"""`fipo-bench db info|export|migrate|merge`: look into the DuckDB file without writing SQL, and
+merge the Parquet shards of a sharded eval into it."""
 
 from __future__ import annotations
 
@@ -56,14 +57,9 @@ def export(
 ) -> None:
     """Export one table to parquet or csv (written to a temp file, then renamed)."""
     # Validate everything before opening the file so that bad input never touches it.
-    from fipo_bench.errors import StoreError
+    from fipo_bench.store.export import check_export
 
-    if table not in TABLES:
-        raise StoreError(f"table {table!r} is not allowed; use one of {', '.join(TABLES)}")
-    if fmt not in EXPORT_FORMATS:
-        raise StoreError(
-            f"export format {fmt!r} is not allowed; use one of {', '.join(EXPORT_FORMATS)}"
-        )
+    check_export(table, fmt, out)
     written = Store(default_db_path(db), read_only=True).export_table(table, fmt, out)
     Console(highlight=False).print(f"wrote {written}")
 
@@ -79,9 +75,48 @@ def migrate(db: DbOption = None) -> None:
     Console(highlight=False).print(f"{path}: schema version {store.file_schema_version}")
 
 
+def merge(
+    shard_dir: Annotated[
+        Path, typer.Argument(help="The --out-dir that `fipo-bench eval --shard K/N` wrote.")
+    ],
+    db: DbOption = None,
+    partial: Annotated[
+        bool,
+        typer.Option(
+            "--partial",
+            help="Merge the finished units of whatever shards are there; evals not finished"
+            " in every shard stay running.",
+        ),
+    ] = False,
+) -> None:
+    """Merge eval shards into the database (the single writer); rerunning adds nothing."""
+    from fipo_bench.eval.stored import metrics_json, stored_eval_metrics
+    from fipo_bench.store.merge import scan_shards
+
+    out = Console(highlight=False)
+    plan = scan_shards(shard_dir, partial=partial)  # every check before the file is opened
+    out.print(
+        f"{shard_dir}: {len(plan.shards)} of {plan.num_shards} shards, {len(plan.evals)} eval(s),"
+        f" {plan.samples:,} samples, {plan.tokens:,} token rows"
+    )
+    if plan.orphan_units:
+        out.print(f"skipped {plan.orphan_units} unit(s) a killed shard left without samples")
+    store = Store(default_db_path(db))
+    result = store.merge_shards(plan)
+    # Metrics are recomputed over the merged samples, as an unsharded eval computes them.
+    for eval_id in result.complete_eval_ids:
+        metrics = stored_eval_metrics(store, eval_id)
+        store.set_eval_status(eval_id, "done", metrics=metrics_json(metrics))
+    running = [e for e in result.eval_ids if e not in result.complete_eval_ids]
+    out.print(f"merged into {store.path}: {len(result.complete_eval_ids)} eval(s) done")
+    if running:
+        out.print(f"still running (shards unfinished): {', '.join(running)}")
+
+
 def register(app: typer.Typer) -> None:
     group = typer.Typer(help="Inspect and export the DuckDB store.", no_args_is_help=True)
     group.command("info")(info)
     group.command("export")(export)
     group.command("migrate")(migrate)
+    group.command("merge")(merge)
     app.add_typer(group, name="db")

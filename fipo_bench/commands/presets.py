@@ -1,4 +1,5 @@
-"""`fipo-bench presets [NAME]`: list the named training configurations, or show one in full."""
+"""`fipo-bench presets [NAME]`: list the named training configurations, or show one in full
+with the source of every value."""
 
 from __future__ import annotations
 
@@ -14,41 +15,51 @@ def presets(
         str | None, typer.Argument(help="Show every value of this preset (omit to list them).")
     ] = None,
 ) -> None:
-    """List the presets, or print every value of one (use them with `train --preset`)."""
-    from fipo_bench.presets import PRESET_DESCRIPTIONS, PRESETS, config_to_dict, get_preset
+    """List the presets, or print every value of one and where it comes from (use them with
+    `train --preset NAME` and change any value with `--set group.field=value`)."""
+    from rich.markup import escape
+
+    from fipo_bench.config import config_to_dict, describe, get_preset, preset_names
+    from fipo_bench.config import preset_sources as sources_of
 
     console = Console(highlight=False)
+    if not console.is_terminal:  # piped or captured: no wrapping inside keys and sources
+        console = Console(highlight=False, width=160)
     if name is None:
-        table = Table("preset", "algo", "description", title="presets")
-        for preset_name, cfg in PRESETS.items():
-            table.add_row(preset_name, cfg.algo, PRESET_DESCRIPTIONS.get(preset_name, ""))
+        table = Table("preset", "algo", "updates/step", "description", title="presets")
+        for preset_name in preset_names():
+            cfg = get_preset(preset_name)
+            table.add_row(preset_name, cfg.algo, str(cfg.updates_per_step), describe(preset_name))
         console.print(table)
         return
     cfg = get_preset(name)  # ConfigError (exit 2) for an unknown name
-    table = Table("setting", "value", title=f"{name}: {PRESET_DESCRIPTIONS.get(name, '')}")
-    for key, value in _flatten(config_to_dict(cfg)):
-        table.add_row(key, _show(value))
-    table.add_row("(updates per step)", str(cfg.updates_per_step))
+    sources = sources_of(name)
+    table = Table("setting (--set key)", "value", "source", title=f"{name}: {describe(name)}")
+    for key, value in flatten(config_to_dict(cfg)):
+        table.add_row(key, escape(show(value)), escape(sources.get(key, "(default)")))
+    table.add_row("(updates per step)", str(cfg.updates_per_step), "prompts / mini-batch")
     console.print(table)
 
 
-def _flatten(values: dict, prefix: str = "") -> list[tuple[str, object]]:
+def flatten(values: dict, prefix: str = "") -> list[tuple[str, object]]:
+    """Nested config dict -> (dotted key, value) rows, in declaration order."""
     rows: list[tuple[str, object]] = []
     for key, value in values.items():
         if isinstance(value, dict):
-            rows.extend(_flatten(value, f"{prefix}{key}."))
+            rows.extend(flatten(value, f"{prefix}{key}."))
         else:
             rows.append((f"{prefix}{key}", value))
     return rows
 
 
-def _show(value: object) -> str:
+def show(value: object) -> str:
+    """A value in the form `--set` accepts."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
         return "none"
     if isinstance(value, list):
-        return ",".join(str(v) for v in value)  # the form --set accepts
+        return "[" + ",".join(str(v) for v in value) + "]"
     return str(value)
 
 

@@ -30,9 +30,38 @@ def train(
         ),
     ] = None,
     engine: Annotated[str, typer.Option("--engine", help="Rollout engine: hf or vllm.")] = "hf",
+    reward_fn: Annotated[
+        str | None,
+        typer.Option(
+            "--reward-fn",
+            help="A plug-in reward module:callable (TRL's signature), added to correctness;"
+            " --set rewards.correctness_weight=0 makes it the only reward.",
+        ),
+    ] = None,
+    val_dataset: Annotated[
+        str | None,
+        typer.Option(
+            "--val-dataset",
+            help="Evaluate the live policy on this dataset or file during training (linked"
+            " evals: accuracy over steps).",
+        ),
+    ] = None,
+    val_every: Annotated[
+        int | None, typer.Option("--val-every", help="Validate every N steps (and at step 0).")
+    ] = None,
+    val_n: Annotated[
+        int | None, typer.Option("--val-n", help="Validation samples per problem (default 4).")
+    ] = None,
+    val_limit: Annotated[
+        int | None, typer.Option("--val-limit", help="Validate on the first M problems only.")
+    ] = None,
     overrides: Annotated[
         list[str] | None,
-        typer.Option("--set", help="Override a preset value, e.g. --set loss.half_life=16."),
+        typer.Option(
+            "--set",
+            help="Override a preset value by its group.field key, e.g. --set loss.half_life=16"
+            " or --set optimiser.lr=1e-5 (`fipo-bench presets NAME` lists every key).",
+        ),
     ] = None,
     report_to: Annotated[
         list[str] | None, typer.Option("--report-to", help="tensorboard and/or wandb.")
@@ -40,13 +69,27 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Train with rollouts from the live policy; metrics and per-token credit go to DuckDB."""
-    from fipo_bench.presets import apply_overrides, get_preset
+    from fipo_bench.config import apply_overrides, get_preset
     from fipo_bench.store import default_db_path
     from fipo_bench.train import TrainJob
     from fipo_bench.train import train as run_training
 
-    # --data X is --set data=X: it is part of the run's config (and of its identity).
-    settings = [*(overrides or []), *([f"data={data}"] if data is not None else [])]
+    # The flags are --set shorthands: part of the run's config (and of its identity).
+    settings = [
+        *(overrides or []),
+        *([f"rollout.data={data}"] if data is not None else []),
+        *([f"rewards.reward_fn={reward_fn}"] if reward_fn is not None else []),
+        *(
+            f"validation.{key}={value}"
+            for key, value in (
+                ("dataset", val_dataset),
+                ("every", val_every),
+                ("n", val_n),
+                ("limit", val_limit),
+            )
+            if value is not None
+        ),
+    ]
     config = apply_overrides(get_preset(preset), settings)
     job = TrainJob(
         preset=preset,
@@ -70,7 +113,7 @@ def train(
     if result.n_long_prompts_dropped:
         console.print(
             f"left out {result.n_long_prompts_dropped} problems whose prompt exceeds "
-            f"max_prompt_tokens={config.max_prompt_tokens}"
+            f"rollout.max_prompt_tokens={config.rollout.max_prompt_tokens}"
         )
     for path in result.checkpoints:
         console.print(f"checkpoint {path}")

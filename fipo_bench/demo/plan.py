@@ -46,7 +46,11 @@ QUICK = StageSizes(
     train_steps=2,
     # Half the rollouts per step and one regeneration at most: a barely warmed-up model has
     # few groups with signal, and dynamic sampling would otherwise regenerate 3x per step.
-    train_overrides=("prompts_per_step=4", "mini_batch_prompts=2", "max_gen_batches=2"),
+    train_overrides=(
+        "rollout.prompts_per_step=4",
+        "update.mini_batch_prompts=2",
+        "rollout.max_gen_batches=2",
+    ),
     eval_problems=12,
     eval_n=2,
     eval_max_tokens=96,

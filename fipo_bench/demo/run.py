@@ -74,7 +74,7 @@ def final_checkpoint(run_dir: Path) -> Path | None:
 
 
 def train_algo(plan: DemoPlan, algo: str) -> tuple[bool, str]:
-    from fipo_bench.presets import apply_overrides, get_preset
+    from fipo_bench.config import apply_overrides, get_preset
     from fipo_bench.train import TrainJob, train
     from fipo_bench.train.checkpoint import latest_checkpoint
     from fipo_bench.train.run_dir import RUN_FILE
@@ -87,7 +87,7 @@ def train_algo(plan: DemoPlan, algo: str) -> tuple[bool, str]:
     job = TrainJob(
         preset=preset,
         config=apply_overrides(
-            get_preset(preset), [*plan.sizes.train_overrides, f"seed={plan.seed}"]
+            get_preset(preset), [*plan.sizes.train_overrides, f"run.seed={plan.seed}"]
         ),
         model_dir=plan.base_model_dir,
         out_dir=run_dir,
@@ -153,8 +153,8 @@ def credit_and_pivots(plan: DemoPlan, eval_ids: dict[str, str], console: Console
     from fipo_bench.store import Store
 
     fipo_eval = eval_ids["fipo"]
-    # The tiny presets' half-life, so the credit reads like the training objective did.
-    settings = CreditSettings(ref_model=str(plan.base_model_dir), half_life=_tiny_half_life())
+    # The loss config the FIPO run trained with, so the credit reads like its objective did.
+    settings = CreditSettings(ref_model=str(plan.base_model_dir), loss=_fipo_run_loss(plan))
     with RichProgress(console) as progress:
         result = run_credit(plan_credit(plan.db_path, fipo_eval, settings), progress=progress)
     store = Store(plan.db_path)
@@ -169,10 +169,11 @@ def credit_and_pivots(plan: DemoPlan, eval_ids: dict[str, str], console: Console
     return result.scored_samples == 0, detail
 
 
-def _tiny_half_life() -> float:
-    from fipo_bench.presets import get_preset
+def _fipo_run_loss(plan: DemoPlan):
+    from fipo_bench.analysis.credit import loss_config_of_run
+    from fipo_bench.train.run_dir import run_id_for
 
-    return get_preset("tiny-fipo").loss.half_life
+    return loss_config_of_run(plan.db_path, run_id_for(plan.run_dir("fipo")))
 
 
 def write_reports(plan: DemoPlan, eval_ids: list[str], run_ids: list[str]) -> list[Path]:

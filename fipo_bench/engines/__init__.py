@@ -82,9 +82,15 @@ def resolve_model_source(model: str | Path) -> str:
             f"model path {text!r} has no config.json; allowed: a Hugging Face checkpoint directory"
         )
     try:
-        model_type = json.loads(config_file.read_text()).get("model_type")
-    except (OSError, ValueError) as err:
-        raise ModelError(f"model config {str(config_file)!r} is not valid JSON ({err})") from err
+        config = json.loads(config_file.read_text())
+    except (OSError, ValueError, RecursionError) as err:
+        raise ModelError(f"model config {str(config_file)!r} is not valid JSON ({err})") from None
+    if not isinstance(config, dict):
+        raise ModelError(
+            f"model config {str(config_file)!r} holds a JSON {type(config).__name__}, not an"
+            ' object; allowed: a Hugging Face config.json ({"model_type": ...})'
+        )
+    model_type = config.get("model_type")
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
     if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:

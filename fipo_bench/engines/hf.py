@@ -19,8 +19,6 @@ from fipo_bench.engines.record import FinishReason, GenerationRecord, SamplingSe
 from fipo_bench.engines.scoring import score_tokens
 from fipo_bench.errors import EngineError, ModelError
 
-_TORCH_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
 
 @dataclass(frozen=True)
 class _Row:
@@ -53,6 +51,7 @@ class HFEngine:
         max_batch_sequences: int = 32,
         max_batch_tokens: int = 65_536,
         score_chunk_tokens: int = 1024,
+        score_logprobs: bool = True,
     ) -> None:
         if max_batch_sequences < 1:
             raise EngineError(f"max_batch_sequences={max_batch_sequences}; allowed: >= 1")
@@ -65,13 +64,18 @@ class HFEngine:
         self.max_batch_sequences = max_batch_sequences
         self.max_batch_tokens = max_batch_tokens
         self.score_chunk_tokens = score_chunk_tokens
+        # The trainer scores the rollout policy itself (at the rollout temperature, for the
+        # loss's old log-probs); a live engine asked not to score skips the same pass here.
+        self.score_logprobs = score_logprobs
         self.eos_token_ids = _eos_token_ids(model, tokenizer)
         pad = tokenizer.pad_token_id
         self.pad_token_id = pad if pad is not None else min(self.eos_token_ids)
 
     @classmethod
     def from_model(cls, model: Any, tokenizer: Any, **kwargs: Any) -> HFEngine:
-        """Wrap a live policy (the trainer's): generation always sees its current weights."""
+        """Wrap a live policy (the trainer's): generation always sees its current weights.
+
+        `score_logprobs=False` leaves each record's logprobs None (the caller scores)."""
         return cls(model, tokenizer, live=True, **kwargs)
 
     @classmethod
@@ -85,20 +89,10 @@ class HFEngine:
         **kwargs: Any,
     ) -> HFEngine:
         """Load a checkpoint directory or hub id; ModelError when it is not a loadable causal LM."""
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from fipo_bench.engines.loading import load_causal_lm, load_tokenizer
 
-        torch_dtype = "auto" if dtype == "auto" else _TORCH_DTYPES[dtype]
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(source)
-            model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype)
-        except (OSError, ValueError, KeyError) as err:
-            first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err)
-            raise ModelError(
-                f"cannot load model {source!r} as a causal LM ({first_line}); allowed: a "
-                "checkpoint directory with config, weights and tokenizer, or a reachable hub id"
-            ) from err
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        model.to(device).eval()
+        tokenizer = load_tokenizer(source)
+        model = load_causal_lm(source, dtype=dtype, device=device)
         return cls(model, tokenizer, live=False, max_model_len=max_model_len, **kwargs)
 
     # -- Engine protocol ---------------------------------------------------------------------
@@ -213,7 +207,10 @@ class HFEngine:
                 )
         generated = output[:, prompt_len:].cpu()
         responses = [self._cut(generated[i].tolist(), row) for i, row in enumerate(batch)]
-        logprobs = self._score(input_ids, prompt_mask, [ids for ids, _ in responses], device)
+        if self.score_logprobs:
+            logprobs = self._score(input_ids, prompt_mask, [ids for ids, _ in responses], device)
+        else:
+            logprobs = [None] * len(responses)
         return [
             self._record(row, ids, finish, logps)
             for row, (ids, finish), logps in zip(batch, responses, logprobs, strict=True)
@@ -258,7 +255,7 @@ class HFEngine:
         return [response_logp[i, : len(ids)].tolist() for i, ids in enumerate(responses)]
 
     def _record(
-        self, row: _Row, ids: list[int], finish: FinishReason, logprobs: list[float]
+        self, row: _Row, ids: list[int], finish: FinishReason, logprobs: list[float] | None
     ) -> GenerationRecord:
         return GenerationRecord(
             prompt_index=row.prompt_index,

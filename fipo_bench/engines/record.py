@@ -25,8 +25,9 @@ class GenerationRecord:
     token_ids: list[int]  # generated tokens (EOS included when it was sampled)
     token_texts: list[str]  # one decoded string per generated token
     # log-prob of each sampled token under the model's raw distribution (temperature 1, no
-    # top-p), as vLLM's default "raw_logprobs" mode reports it, so both engines agree.
-    logprobs: list[float]
+    # top-p), as vLLM's default "raw_logprobs" mode reports it, so both engines agree. None
+    # when the engine was asked not to score (the trainer's live hf engine: it scores itself).
+    logprobs: list[float] | None
     finish_reason: FinishReason
     text: str  # decoded response (special tokens skipped)
 

@@ -1,4 +1,5 @@
-"""Checks on Arrow batches before they reach SQL, so bad input gets a one-line StoreError.
+"""Checks on values and Arrow batches before they reach SQL, so bad input gets a one-line
+StoreError, and the one bulk insert every write uses.
 
 The column list of each table comes from the live database (`PRAGMA table_info`), so the DDL
 in schema.py stays the single source of truth.
@@ -6,8 +7,12 @@ in schema.py stays the single source of truth.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -15,11 +20,46 @@ import pyarrow.compute as pc
 from fipo_bench.errors import StoreError
 
 
+def one_of(value: str, allowed: tuple[str, ...], what: str) -> None:
+    if value not in allowed:
+        raise StoreError(f"{what} {value!r} is not allowed; use one of {', '.join(allowed)}")
+
+
+def to_json(value: Mapping[str, Any] | None) -> str | None:
+    """JSON text of a settings/config/metrics mapping (keys sorted: equal dicts, equal text)."""
+    return None if value is None else json.dumps(dict(value), sort_keys=True, default=str)
+
+
 @dataclass(frozen=True)
 class TableColumns:
     table: str
     names: tuple[str, ...]
     required: frozenset[str]  # NOT NULL without a default: a batch must carry them
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> TableColumns:
+    info = con.execute(f"PRAGMA table_info('{table}')").fetchall()
+    # PRAGMA table_info rows: (cid, name, type, notnull, default, pk)
+    names = tuple(r[1] for r in info)
+    required = frozenset(r[1] for r in info if r[3] and r[4] is None)
+    return TableColumns(table, names, required)
+
+
+def insert_batch(
+    con: duckdb.DuckDBPyConnection, table: str, batch: pa.Table, *, or_replace: bool = False
+) -> None:
+    """Bulk insert of an Arrow batch (already checked) in its row order.
+
+    Registered views are never unregistered in a write: unregistering inside an aborted
+    transaction would raise and hide the error that aborted it. They go with the connection
+    (a Store closes it after every write; the shard writer's scratch connection replaces them
+    at its next write).
+    """
+    cols = ", ".join(f'"{c}"' for c in batch.column_names)
+    view = f"_batch_{table}"
+    con.register(view, batch)
+    verb = "INSERT OR REPLACE" if or_replace else "INSERT"
+    con.execute(f"{verb} INTO {table} ({cols}) SELECT {cols} FROM {view}")
 
 
 def check_columns(batch: pa.Table, columns: TableColumns, *, what: str) -> tuple[str, ...]:

@@ -1,8 +1,15 @@
-"""Opening the file: lock retry, "is this DuckDB?", schema version check and migrations.
+"""Opening the file: lock retry, "is this DuckDB?", schema version check, migrations, and the
+one place DuckDB's failures become one-line StoreErrors.
 
 DuckDB lets one process hold a file for writing, and a read-only open conflicts with an open
 writer. Every store operation therefore opens the file, does one thing, and closes it; whoever
 finds the file locked retries with backoff for a bounded time, then raises StoreError.
+
+Faults (a full disk, an I/O error, a truncated or corrupt file, a read-only folder) surface as
+duckdb errors at open, inside a statement, at commit or at close. Each becomes a StoreError
+that names the file and what to do. A write that fails is rolled back: DuckDB commits through
+its write-ahead log, so the file keeps exactly the transactions committed before, and rerunning
+the command resumes from there.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
@@ -35,7 +42,54 @@ def _path_lock(path: Path) -> threading.RLock:
 
 
 def _is_lock_error(exc: duckdb.Error) -> bool:
-    return "lock" in str(exc).lower()
+    # DuckDB: 'Could not set lock on file "...": Conflicting lock is held in ... (PID n)'.
+    # Match the phrase, not the word: a path may contain "lock".
+    message = str(exc).lower()
+    return "could not set lock" in message or "conflicting lock" in message
+
+
+_DISK_FULL = ("no space left on device", "disk full", "disk quota exceeded")
+_NOT_WRITABLE = ("read-only file system", "permission denied")
+_TRUNCATED = ("could not read enough bytes",)
+_CORRUPT = ("corrupt database file", "checksum", "failed to read database header")
+
+
+def store_error(exc: BaseException, path: Path, doing: str) -> StoreError:
+    """A one-line StoreError for a DuckDB failure while `doing` (e.g. "write") on `path`."""
+    message = str(exc)
+    first_line = message.splitlines()[0] if message else type(exc).__name__
+    low = message.lower()
+    if any(k in low for k in _DISK_FULL):
+        return StoreError(
+            f"disk full: the {doing} on database {path} failed and was rolled back; free space"
+            f" on {path.resolve().parent} and rerun (stored data is intact and the run resumes)"
+        )
+    reason = next((k for k in _NOT_WRITABLE if k in low), None)
+    if reason is not None:
+        return StoreError(
+            f"cannot {doing} database {path}: {reason} (its folder or file is not writable);"
+            " use a writable --db location"
+        )
+    if any(k in low for k in _TRUNCATED):
+        return StoreError(
+            f"database {path} is truncated (the file ends before its own data does); restore it"
+            " from a copy or start a new --db file"
+        )
+    if any(k in low for k in _CORRUPT):
+        return StoreError(
+            f"database {path} is corrupt ({first_line}); restore it from a copy or start a new"
+            " --db file"
+        )
+    if "not a valid duckdb database file" in low:
+        empty = path.exists() and path.stat().st_size == 0
+        what = "is an empty (0-byte) file" if empty else "is not a DuckDB database file"
+        return StoreError(f"{path} {what}; delete it or give a fipo-bench .duckdb file")
+    if isinstance(exc, duckdb.IOException):
+        return StoreError(f"I/O error on database {path} during {doing}: {first_line}")
+    if doing == "write":
+        # A bad value that passed the Arrow checks (e.g. a string in an int column).
+        return StoreError(f"write to {path} rolled back: {first_line}")
+    return StoreError(f"{doing} on database {path} failed: {first_line}")
 
 
 def _open_once(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -45,15 +99,13 @@ def _open_once(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
         message = str(exc)
         if _is_lock_error(exc):
             raise
-        if "not a valid DuckDB database file" in message:
-            raise StoreError(f"{path} is not a DuckDB database file; give a .duckdb file") from exc
         if "database does not exist" in message:
             raise StoreError(
                 f"database {path} does not exist; run a command that writes first"
             ) from exc
         if "version" in message.lower() and "storage" in message.lower():
             raise StoreError(f"{path} was written by a different DuckDB storage version") from exc
-        raise StoreError(f"cannot open database {path}: {message.splitlines()[0]}") from exc
+        raise store_error(exc, path, "open") from exc
 
 
 def connect_with_retry(
@@ -81,16 +133,44 @@ def connect_with_retry(
 def open_connection(
     path: Path, *, read_only: bool, lock_timeout_s: float
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection held only for the `with` block (plus this process's per-path lock)."""
+    """A connection held only for the `with` block (plus this process's per-path lock).
+
+    A DuckDB failure inside the block, or at close (which may checkpoint the log into the
+    file), comes out as a one-line StoreError (`store_error`)."""
+    doing = "read" if read_only else "write"
     with _path_lock(path):
         con = connect_with_retry(path, read_only=read_only, lock_timeout_s=lock_timeout_s)
         try:
             yield con
-        finally:
+        except BaseException as exc:
+            with suppress(duckdb.Error):  # the error that ended the block is the one to report
+                con.close()
+            if isinstance(exc, duckdb.Error):
+                raise store_error(exc, path, doing) from exc
+            raise
+        try:
             con.close()
+        except duckdb.Error as exc:
+            raise store_error(exc, path, doing) from exc
 
 
-def _user_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+@contextmanager
+def committed(con: duckdb.DuckDBPyConnection, path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction: committed when the block ends, rolled back on any error (the commit's
+    own included: a full disk fails there, when the log is written)."""
+    con.begin()
+    try:
+        yield con
+        con.commit()
+    except BaseException as exc:
+        with suppress(duckdb.Error):  # a failed commit has already ended the transaction
+            con.rollback()
+        if isinstance(exc, duckdb.Error):
+            raise store_error(exc, path, "write") from exc
+        raise
+
+
+def user_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     rows = con.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
     ).fetchall()
@@ -103,7 +183,7 @@ def schema_version(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     Raises StoreError for a DuckDB file that holds other tables but no `schema_meta` (someone
     else's database: never write into it).
     """
-    tables = _user_tables(con)
+    tables = user_tables(con)
     if META_TABLE not in tables:
         if tables:
             shown = ", ".join(sorted(tables)[:5])
@@ -138,8 +218,7 @@ def migrate(
     check_version(found, path, target)
     if found == target:
         return found
-    con.begin()
-    try:
+    with committed(con, path):
         con.execute(META_DDL)
         for step in migrations:
             if step.version <= found:
@@ -150,10 +229,6 @@ def migrate(
                 f"INSERT INTO {META_TABLE} (version, description) VALUES (?, ?)",
                 [step.version, step.description],
             )
-        con.commit()
-    except Exception:
-        con.rollback()
-        raise
     return found
 
 

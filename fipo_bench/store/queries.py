@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from fipo_bench.store.connection import scalar
-from fipo_bench.store.schema import TABLES
+from fipo_bench.store.connection import scalar, schema_version, user_tables
+from fipo_bench.store.schema import SCHEMA_VERSION, TABLES
 
 
 def _table(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> pa.Table:
@@ -59,6 +61,32 @@ def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     union = " UNION ALL ".join(f"SELECT '{t}' AS t, count(*) AS n FROM {t}" for t in TABLES)
     counts = dict(con.execute(union).fetchall())
     return {t: int(counts[t]) for t in TABLES}
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    path: Path
+    schema_version: int
+    code_schema_version: int
+    file_size_bytes: int
+    table_counts: dict[str, int]  # tables the file has (an old schema may lack some)
+
+
+def store_info(con: duckdb.DuckDBPyConnection, path: Path) -> StoreInfo:
+    """What `db info` shows; works on a file of any schema version this code can open."""
+    present = user_tables(con)
+    counts = {
+        t: int(scalar(con, f"SELECT count(*) FROM {t}"))  # type: ignore[call-overload]
+        for t in TABLES
+        if t in present
+    }
+    return StoreInfo(
+        path=path,
+        schema_version=schema_version(con, path),
+        code_schema_version=SCHEMA_VERSION,
+        file_size_bytes=path.stat().st_size,
+        table_counts=counts,
+    )
 
 
 # ---- runs and checkpoints -------------------------------------------------------------------
@@ -135,40 +163,8 @@ def eval_samples(
     )
 
 
-def run_samples(
-    con: duckdb.DuckDBPyConnection, run_id: str, *, step: int | None = None
-) -> pa.Table:
-    return _table(
-        con,
-        """
-        SELECT * FROM samples WHERE run_id = ? AND (? IS NULL OR step = ?)
-        ORDER BY step, problem_id, sample_idx
-        """,
-        [run_id, step, step],
-    )
-
-
-def get_sample(con: duckdb.DuckDBPyConnection, sample_id: int) -> dict[str, Any] | None:
-    return _one_dict(con, "SELECT * FROM samples WHERE sample_id = ?", [sample_id], ())
-
-
 def trajectory(con: duckdb.DuckDBPyConnection, sample_id: int) -> pa.Table:
     return _table(con, "SELECT * FROM tokens WHERE sample_id = ? ORDER BY pos", [sample_id])
-
-
-def trajectories(con: duckdb.DuckDBPyConnection, sample_ids: Sequence[int]) -> pa.Table:
-    ids = pa.table({"sample_id": pa.array(list(sample_ids), pa.int64())})
-    con.register("wanted_ids", ids)
-    try:
-        return _table(
-            con,
-            """
-            SELECT t.* FROM tokens t SEMI JOIN wanted_ids w ON t.sample_id = w.sample_id
-            ORDER BY t.sample_id, t.pos
-            """,
-        )
-    finally:
-        con.unregister("wanted_ids")
 
 
 def pivots(con: duckdb.DuckDBPyConnection, sample_id: int, kind: str | None = None) -> pa.Table:
@@ -177,47 +173,6 @@ def pivots(con: duckdb.DuckDBPyConnection, sample_id: int, kind: str | None = No
         "SELECT * FROM pivots WHERE sample_id = ? AND (? IS NULL OR kind = ?) ORDER BY pos, kind",
         [sample_id, kind, kind],
     )
-
-
-def correctness_grid(con: duckdb.DuckDBPyConnection, eval_ids: Sequence[str]) -> pa.Table:
-    """Long table (eval_id, problem_id, n_samples, n_correct, accuracy) for the given evals."""
-    ids = pa.table({"eval_id": pa.array(list(eval_ids), pa.string())})
-    con.register("wanted_evals", ids)
-    try:
-        return _table(
-            con,
-            """
-            SELECT s.eval_id, s.problem_id, count(*) AS n_samples,
-                   count(*) FILTER (WHERE s.correct) AS n_correct,
-                   avg(CAST(coalesce(s.correct, false) AS DOUBLE)) AS accuracy
-            FROM samples s SEMI JOIN wanted_evals w ON s.eval_id = w.eval_id
-            GROUP BY s.eval_id, s.problem_id
-            ORDER BY s.problem_id, s.eval_id
-            """,
-        )
-    finally:
-        con.unregister("wanted_evals")
-
-
-def length_stats(con: duckdb.DuckDBPyConnection, eval_ids: Sequence[str]) -> pa.Table:
-    """Response length in tokens per (eval_id, correct): n, min, q25, mean, median, q75, max."""
-    ids = pa.table({"eval_id": pa.array(list(eval_ids), pa.string())})
-    con.register("wanted_evals", ids)
-    try:
-        return _table(
-            con,
-            """
-            SELECT s.eval_id, s.correct, count(*) AS n,
-                   min(n_tokens) AS min, quantile_cont(n_tokens, 0.25) AS q25,
-                   avg(n_tokens) AS mean, median(n_tokens) AS median,
-                   quantile_cont(n_tokens, 0.75) AS q75, max(n_tokens) AS max
-            FROM samples s SEMI JOIN wanted_evals w ON s.eval_id = w.eval_id
-            GROUP BY s.eval_id, s.correct
-            ORDER BY s.eval_id, s.correct
-            """,
-        )
-    finally:
-        con.unregister("wanted_evals")
 
 
 # ---- analysis settings ----------------------------------------------------------------------
@@ -240,21 +195,13 @@ def train_metrics(
 ) -> pa.Table:
     """Long table (step, name, value) of one run, ordered by name then step."""
     wanted = pa.table({"name": pa.array(list(names or []), pa.string())})
-    con.register("wanted_names", wanted)
-    try:
-        return _table(
-            con,
-            """
-            SELECT step, name, value FROM train_metrics
-            WHERE run_id = ? AND (? OR name IN (SELECT name FROM wanted_names))
-            ORDER BY name, step
-            """,
-            [run_id, names is None],
-        )
-    finally:
-        con.unregister("wanted_names")
-
-
-def last_step(con: duckdb.DuckDBPyConnection, run_id: str) -> int | None:
-    found = scalar(con, "SELECT max(step) FROM train_metrics WHERE run_id = ?", [run_id])
-    return None if found is None else int(found)  # type: ignore[call-overload]
+    return read_with_views(
+        con,
+        """
+        SELECT step, name, value FROM train_metrics
+        WHERE run_id = ? AND (? OR name IN (SELECT name FROM wanted_names))
+        ORDER BY name, step
+        """,
+        [run_id, names is None],
+        views={"wanted_names": wanted},
+    )

@@ -18,7 +18,8 @@ RUN_KINDS = ("train", "eval", "import")
 EVAL_STATUSES = ("running", "done", "failed")
 VERIFY_STATUSES = ("ok", "no_answer", "timeout", "error")
 PIVOT_KINDS = ("keyword", "credit", "entropy")
-FINISH_REASONS = ("stop", "length")
+# Where the verifier found a sample's answer: a \boxed{}, an "Answer:" line, the raw text, none.
+ANSWER_SOURCES = ("box", "answer_line", "raw", "none")
 # Analyses whose settings are kept per eval (fipo_bench.analysis: credit, pivots).
 ANALYSIS_KINDS = ("credit", "pivots")
 
@@ -173,9 +174,21 @@ _V2 = (
     "DELETE" + _V1_ANALYSIS_ROWS,
 )
 
+# v3: samples say where their answer was found (answer_source, one of ANSWER_SOURCES: checked by
+# the writer, as DuckDB cannot add a column with a CHECK) and keep an imported run's own verdict
+# beside fipo-bench's (source_score, source_correct); an eval made during training names the
+# step it validated (run_id + step). Old rows read NULL in every new column.
+_V3 = (
+    "ALTER TABLE samples ADD COLUMN answer_source VARCHAR",
+    "ALTER TABLE samples ADD COLUMN source_score DOUBLE",
+    "ALTER TABLE samples ADD COLUMN source_correct BOOLEAN",
+    "ALTER TABLE evals ADD COLUMN step INTEGER",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1),
     Migration(2, "analyses table (settings of credit and pivots per eval)", _V2),
+    Migration(3, "answer source and source verdict per sample; training step per eval", _V3),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -20,6 +20,8 @@ from typing import Any
 
 import torch
 
+from fipo_bench.errors import ModelError
+
 STATE_FILE = "trainer_state.pt"
 INFO_FILE = "fipo_bench_checkpoint.json"
 _STEP_DIR = re.compile(r"^step-(\d{6,})$")
@@ -110,8 +112,23 @@ def save_checkpoint(
 
 
 def load_trainer_state(ref: CheckpointRef) -> dict[str, Any]:
-    # weights_only=False: the state holds Python's RNG tuple and plain dicts we wrote ourselves.
-    return torch.load(ref.path / STATE_FILE, map_location="cpu", weights_only=False)
+    """The optimiser/scheduler/RNG/data-order state saved with a checkpoint; ModelError (one
+    line) when the file is truncated or corrupt."""
+    path = ref.path / STATE_FILE
+    try:
+        # weights_only=False: the state holds Python's RNG tuple and plain dicts we wrote.
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:
+        raise ModelError(
+            f"--resume: {path} is truncated or corrupt ({type(err).__name__}); delete the folder"
+            f" {ref.path.name} to resume from the checkpoint before it"
+        ) from None
+    if not isinstance(state, dict) or not set(state) >= _STATE_KEYS:
+        raise ModelError(f"--resume: {path} is not a fipo-bench trainer state; delete {ref.path}")
+    return state
+
+
+_STATE_KEYS = {"step", "optimizer", "scheduler", "rng", "data_order"}
 
 
 def _fsync_tree(folder: Path) -> None:

@@ -11,10 +11,11 @@ from collections.abc import Sequence
 
 import torch
 
-from fipo_bench.algos.losses import LossConfig, fipo_token_credit
+from fipo_bench.algos.losses import fipo_token_credit
+from fipo_bench.config.tree import TrainConfig
 from fipo_bench.train.credit_rows import LoggedCredit
 from fipo_bench.train.rollout_batch import RolloutBatch
-from fipo_bench.train.update import UpdateSettings, score_rows
+from fipo_bench.train.update import score_rows
 
 
 def token_credit(
@@ -22,19 +23,12 @@ def token_credit(
     batch: RolloutBatch,
     rows: Sequence[int],
     old_logp: torch.Tensor,
-    loss_config: LossConfig,
-    update: UpdateSettings,
+    cfg: TrainConfig,
 ) -> LoggedCredit:
     """delta = updated - rollout policy log-prob, FutureKL, influence weight, entropy for `rows`."""
-    new_logp, entropy = score_rows(
-        policy,
-        batch,
-        rows,
-        samples_per_microbatch=update.samples_per_microbatch,
-        chunk_tokens=update.chunk_tokens,
-        temperature=update.temperature,
-    )
+    new_logp, entropy = score_rows(policy, batch, rows, cfg)
     mask = batch.response_mask[list(rows)]
+    loss_config = cfg.loss
     credit = fipo_token_credit(
         new_logp, old_logp[list(rows)], batch.advantages[list(rows)], mask, loss_config
     )
@@ -42,6 +36,7 @@ def token_credit(
     # property of how the policy moved) is informative for every algorithm.
     weight = credit.weight if loss_config.mode == "fipo" else torch.ones_like(credit.weight)
     return LoggedCredit(
+        logp=old_logp[list(rows)] * mask,
         delta=credit.delta * mask,
         future_kl=credit.future_kl * mask,
         influence_weight=weight * mask,

@@ -16,6 +16,7 @@ from fipo_bench.train.rollout_batch import Rollout
 class LoggedCredit:
     """Per-token values of a few rollouts, [K, L-1] in the rollout batch's column layout."""
 
+    logp: torch.Tensor  # the rollout policy's log-prob of each sampled token (rollout temperature)
     delta: torch.Tensor  # updated policy logp - rollout policy logp (clamped as in the loss)
     future_kl: torch.Tensor
     influence_weight: torch.Tensor
@@ -113,8 +114,7 @@ def credit_tables(
         token_cols["pos"].extend(range(n))
         token_cols["token_id"].extend(record.token_ids[:n])
         token_cols["token"].extend(record.token_texts[:n])
-        token_cols["logp"].extend(record.logprobs[:n])
-        for name in ("delta", "future_kl", "influence_weight", "entropy"):
+        for name in ("logp", "delta", "future_kl", "influence_weight", "entropy"):
             token_cols[name].extend(getattr(credit, name)[i, cols].float().tolist())
     samples = pa.table(
         {

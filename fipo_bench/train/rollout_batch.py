@@ -37,7 +37,9 @@ class RolloutBatch:
     input_ids: torch.Tensor  # [N, L] long, right-padded
     attention_mask: torch.Tensor  # [N, L] long
     response_mask: torch.Tensor  # [N, L-1] float, 1 on response-token log-prob columns
-    rollout_logp: torch.Tensor  # [N, L-1] float, the engine's log-probs (0 off the mask)
+    # [N, L-1] float, the engine's log-probs (0 off the mask); None when the engine did not
+    # score (the live hf engine: the trainer's own scoring is the rollout policy's log-prob)
+    rollout_logp: torch.Tensor | None
     advantages: torch.Tensor  # [N] float
     seq_lens: torch.Tensor  # [N] long, prompt + response tokens
 
@@ -53,7 +55,9 @@ class RolloutBatch:
             input_ids=self.input_ids[idx, :length],
             attention_mask=self.attention_mask[idx, :length],
             response_mask=self.response_mask[idx, : length - 1],
-            rollout_logp=self.rollout_logp[idx, : length - 1],
+            rollout_logp=None
+            if self.rollout_logp is None
+            else self.rollout_logp[idx, : length - 1],
             advantages=self.advantages[idx],
             seq_lens=self.seq_lens[idx],
         )
@@ -69,16 +73,18 @@ def build_batch(rollouts: Sequence[Rollout], pad_token_id: int) -> RolloutBatch:
     input_ids = torch.full((n, length), pad_token_id, dtype=torch.long)
     attention_mask = torch.zeros((n, length), dtype=torch.long)
     response_mask = torch.zeros((n, length - 1), dtype=torch.float32)
-    rollout_logp = torch.zeros((n, length - 1), dtype=torch.float32)
+    scored = all(r.record.logprobs is not None for r in rollouts)
+    rollout_logp = torch.zeros((n, length - 1), dtype=torch.float32) if scored else None
     for i, (seq, r) in enumerate(zip(seqs, rollouts, strict=True)):
         input_ids[i, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
         attention_mask[i, : len(seq)] = 1
         start = len(r.record.prompt_token_ids) - 1  # column predicting the first response token
         n_resp = len(r.record.token_ids)
         response_mask[i, start : start + n_resp] = 1.0
-        rollout_logp[i, start : start + n_resp] = torch.as_tensor(
-            r.record.logprobs, dtype=torch.float32
-        )
+        if rollout_logp is not None:
+            rollout_logp[i, start : start + n_resp] = torch.as_tensor(
+                r.record.logprobs, dtype=torch.float32
+            )
     return RolloutBatch(
         input_ids=input_ids,
         attention_mask=attention_mask,

@@ -68,8 +68,18 @@ def write_identity(out_dir: Path, identity: Mapping[str, Any]) -> None:
 
 
 def _first_difference(old: Any, new: Any, path: str) -> str:
+    """Up to three differing settings, the algorithm (`...mode`) first when it differs."""
+    diffs = sorted(_differences(old, new, path), key=lambda d: not d[0].endswith(".mode"))
+    shown = "; ".join(f"{p} was {o!r}, now {n!r}" for p, o, n in diffs[:3])
+    more = f"; {len(diffs) - 3} more" if len(diffs) > 3 else ""
+    return shown + more
+
+
+def _differences(old: Any, new: Any, path: str) -> list[tuple[str, Any, Any]]:
     if isinstance(old, dict) and isinstance(new, dict):
-        for key in sorted(set(old) | set(new)):
+        out: list[tuple[str, Any, Any]] = []
+        for key in [*new, *(k for k in old if k not in new)]:  # the config's declaration order
             if old.get(key) != new.get(key):
-                return _first_difference(old.get(key), new.get(key), f"{path}.{key}")
-    return f"{path} was {old!r}, now {new!r}"
+                out.extend(_differences(old.get(key), new.get(key), f"{path}.{key}"))
+        return out
+    return [(path, old, new)]

@@ -1,0 +1,1 @@
+"""The Streamlit dashboard (served by `fipo-bench dashboard`; installed as fipo_bench.app)."""
