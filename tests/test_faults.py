@@ -14,6 +14,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from fault_setups import SETUPS, Fixtures, Prepared
+from fault_setups import SETUPS, Fixtures, Prepared, wait_for
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TABLE_FILE = PROJECT_ROOT / "docs" / "reliability.md"
@@ -50,29 +51,59 @@ def _code_spans(cell: str) -> tuple[str, ...]:
     return tuple(re.findall(r"`([^`]+)`", cell))
 
 
-def read_cases(path: Path = TABLE_FILE) -> list[Case]:
+def read_table(marker: str, header: list[str], path: Path = TABLE_FILE) -> list[list[str]]:
+    """The rows (lists of cells) of the table between <!-- MARKER:start/end --> in path."""
     text = path.read_text()
-    body = text.split("<!-- fault-table:start -->", 1)[1].split("<!-- fault-table:end -->", 1)[0]
-    rows = [line for line in body.strip().splitlines() if line.startswith("|")]
-    header, rows = _cells(rows[0]), rows[2:]  # rows[1] is the |---| line
-    assert header == ["case", "setup", "command", "exit", "message names", "status"], header
-    cases = []
-    for row in rows:
-        name, setup, command, exit_code, names, status = _cells(row)
-        (command,) = _code_spans(command)
-        pending = re.fullmatch(r"pending: (\w+)", status)
-        assert status == "ok" or pending, f"{name}: status {status!r} is not ok / pending: OWNER"
-        cases.append(
-            Case(
-                name=name,
-                setup=setup,
-                command=command,
-                exit_code=int(exit_code),
-                fragments=_code_spans(names),
-                pending_owner=pending.group(1) if pending else None,
-            )
+    body = text.split(f"<!-- {marker}:start -->", 1)[1].split(f"<!-- {marker}:end -->", 1)[0]
+    lines = [line for line in body.strip().splitlines() if line.startswith("|")]
+    assert _cells(lines[0]) == header, lines[0]
+    return [_cells(line) for line in lines[2:]]  # lines[1] is the |---| line
+
+
+def pending_owner(name: str, status: str) -> str | None:
+    pending = re.fullmatch(r"pending: (\w+)", status)
+    assert status == "ok" or pending, f"{name}: status {status!r} is not ok / pending: OWNER"
+    return pending.group(1) if pending else None
+
+
+def read_cases() -> list[Case]:
+    header = ["case", "setup", "command", "exit", "message names", "status"]
+    return [
+        Case(
+            name=name,
+            setup=setup,
+            command=_code_spans(command)[0],
+            exit_code=int(exit_code),
+            fragments=_code_spans(names),
+            pending_owner=pending_owner(name, status),
         )
-    return cases
+        for name, setup, command, exit_code, names, status in read_table("fault-table", header)
+    ]
+
+
+@dataclass(frozen=True)
+class KillCase:
+    name: str
+    killed: str
+    kill_once: str
+    rerun: str
+    leftover: str
+    pending_owner: str | None
+
+
+def read_kill_cases() -> list[KillCase]:
+    header = ["case", "killed command", "SIGKILL once this exists", "rerun", "leaves no", "status"]
+    return [
+        KillCase(
+            name=name,
+            killed=_code_spans(killed)[0],
+            kill_once=_code_spans(kill_once)[0],
+            rerun=_code_spans(rerun)[0],
+            leftover=_code_spans(leftover)[0],
+            pending_owner=pending_owner(name, status),
+        )
+        for name, killed, kill_once, rerun, leftover, status in read_table("kill-table", header)
+    ]
 
 
 # ------------------------------------------------------------------ what setups build on
@@ -150,9 +181,12 @@ def snapshot(folder: Path) -> dict[str, object]:
     return state
 
 
-def run_case(case: Case, work: Path, scratch: Path, prepared: Prepared) -> tuple[int, str, str]:
-    argv = shlex.split(case.command.format(work=work, **prepared.placeholders))
-    assert argv[0] == "fipo-bench", case.command
+def run_command(
+    command: str, work: Path, scratch: Path, prepared: Prepared
+) -> tuple[int, str, str]:
+    """Run a table's `fipo-bench ...` command as the real console script in work."""
+    argv = shlex.split(command.format(work=work, **prepared.placeholders))
+    assert argv[0] == "fipo-bench", command
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")]),
@@ -182,6 +216,7 @@ def run_case(case: Case, work: Path, scratch: Path, prepared: Prepared) -> tuple
 
 
 CASES = read_cases()
+KILL_CASES = read_kill_cases()
 
 
 def test_every_setup_in_the_table_exists_and_is_used():
@@ -192,7 +227,7 @@ def test_every_setup_in_the_table_exists_and_is_used():
     assert len({case.name for case in CASES}) == len(CASES), "case names must be unique"
 
 
-def _param(case: Case):
+def _param(case: Case | KillCase):
     marks = []
     if case.pending_owner:
         marks.append(
@@ -213,7 +248,7 @@ def test_fault_gives_one_line_exit_status_and_writes_nothing(case, tmp_path, req
     if prepared.before is not None:
         prepared.before()
     try:
-        code, stdout, stderr = run_case(case, work, scratch, prepared)
+        code, stdout, stderr = run_command(case.command, work, scratch, prepared)
     finally:
         if prepared.release is not None:
             prepared.release()
@@ -227,3 +262,26 @@ def test_fault_gives_one_line_exit_status_and_writes_nothing(case, tmp_path, req
     missing = [fragment for fragment in fragments if fragment not in lines[-1]]
     assert not missing, f"the last line does not name {missing}\n{shown}"
     assert snapshot(work) == before, f"the working folder changed\n{shown}"
+
+
+@pytest.mark.parametrize("case", [_param(case) for case in KILL_CASES])
+def test_rerun_after_sigkill_leaves_nothing_behind(case, tmp_path):
+    """A command killed with SIGKILL (no clean-up can run) and then run again: the rerun ends
+    well, prints no traceback, and leaves none of the killed run's debris (temp folders...)."""
+    work, scratch = tmp_path / "work", tmp_path / "scratch"
+    work.mkdir()
+    scratch.mkdir()
+
+    def kill_once_started(proc: subprocess.Popen[str]) -> None:
+        wait_for(lambda: any(work.glob(case.kill_once)), proc, f"{case.kill_once} to appear")
+        proc.kill()
+
+    code, _, _ = run_command(case.killed, work, scratch, Prepared(during=kill_once_started))
+    assert code == -signal.SIGKILL
+    assert any(work.glob(case.leftover)), "the killed run left no debris: the case tests nothing"
+    code, stdout, stderr = run_command(case.rerun, work, scratch, Prepared())
+    shown = f"exit {code}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    assert code == 0 and "Traceback" not in stdout + stderr, shown
+    assert sorted(work.glob(case.leftover)) == [], (
+        f"debris of the killed run is still there\n{shown}"
+    )
