@@ -205,13 +205,17 @@ def setup_credit_truncated_ref(work: Path, fx: Fixtures) -> Prepared:
 
 
 def setup_truncated_trainer_state(work: Path, fx: Fixtures) -> Prepared:
-    """work/run: a one-step training run whose last trainer_state.pt is cut to half."""
-    stored = fx.get("stored_run")
-    shutil.copytree(stored["out"], work / "run")
-    shutil.copyfile(stored["db"], work / "fipo.duckdb")
+    """work/run: a one-step training run (trained here: a run's id is its folder's path) whose
+    last trainer_state.pt is then cut to half."""
+    from fipo_bench.cli import main
+
+    model = str(fx.get("tiny_model_dir"))
+    args = ["train", "--preset", "tiny-grpo", "--model", model, "--steps", "1", "--out",
+            str(work / "run"), "--db", str(work / "fipo.duckdb"), "--quiet"]  # fmt: skip
+    assert main(args) == 0
     (state,) = sorted((work / "run").rglob("trainer_state.pt"))[-1:]
     truncate_half(state)
-    return Prepared({"model": str(fx.get("tiny_model_dir"))})
+    return Prepared({"model": model})
 
 
 def setup_big_prompt(work: Path, fx: Fixtures) -> Prepared:

@@ -129,19 +129,6 @@ def stored_eval(tmp_path_factory, tiny_model_dir, aime24_file) -> dict[str, str]
     return {"db": str(db), "eval_id": eval_id}
 
 
-@pytest.fixture(scope="session")
-def stored_run(tmp_path_factory, tiny_model_dir) -> dict[str, str]:
-    """A one-step tiny-grpo training run with its checkpoint and database."""
-    from fipo_bench.cli import main
-
-    folder = tmp_path_factory.mktemp("stored-run")
-    out, db = folder / "run", folder / "fipo.duckdb"
-    args = ["train", "--preset", "tiny-grpo", "--model", str(tiny_model_dir), "--steps", "1",
-            "--out", str(out), "--db", str(db), "--quiet"]  # fmt: skip
-    assert main(args) == 0
-    return {"out": str(out), "db": str(db)}
-
-
 # ------------------------------------------------------------------ running and checking
 
 
