@@ -215,7 +215,9 @@ def test_every_setup_in_the_table_exists_and_is_used():
 
 
 def _param(case: Case | KillCase):
-    marks = []
+    # Only the usage errors (setup `-`) end in a few seconds; every other case loads a model,
+    # a database or a real tmpfs, or kills a build.
+    marks = [] if isinstance(case, Case) and case.setup == "-" else [pytest.mark.slow]
     if case.pending_owner:
         marks.append(
             pytest.mark.xfail(strict=True, reason=f"pending a fix by {case.pending_owner}")
