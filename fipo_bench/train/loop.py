@@ -33,6 +33,7 @@ from fipo_bench.train.checkpoint import (
 from fipo_bench.train.credit import token_credit
 from fipo_bench.train.credit_rows import credit_tables, pick_logged_rows
 from fipo_bench.train.data_order import DataOrderState
+from fipo_bench.train.metrics import LENGTH_WEIGHTED_ADVANTAGE, length_weighted_advantage_mean
 from fipo_bench.train.prepare import PreparedRun, prepare
 from fipo_bench.train.reporting import ConsoleProgress, open_trackers
 from fipo_bench.train.rollout import collect_rollouts
@@ -40,6 +41,7 @@ from fipo_bench.train.rollout_batch import Rollout, RolloutBatch, build_batch
 from fipo_bench.train.run_dir import write_identity
 from fipo_bench.train.schedule import make_optimizer, make_scheduler
 from fipo_bench.train.update import score_rows, update_policy
+from fipo_bench.verify import warm_up
 
 
 class TrainingDiverged(FipoBenchError):
@@ -105,6 +107,7 @@ def run_prepared(run: PreparedRun) -> TrainResult:
     with ExitStack() as stack:
         engine = run.make_engine(policy, tokenizer)
         stack.callback(engine.close)
+        warm_up()  # verifier workers ready before the first rollout (not inside step 1's time)
         trackers = open_trackers(
             job.report_to, run_id=run.run_id, out_dir=job.out_dir, config=run.identity
         )
@@ -250,6 +253,10 @@ def _learn(
     result = update_policy(policy, optimizer, batch, groups, old_logp, cfg, ref_logp=ref_logp)
     metrics = {
         **result.metrics,
+        # sum of token advantages / response tokens over the kept batch (paper 5.2, note 2)
+        LENGTH_WEIGHTED_ADVANTAGE: length_weighted_advantage_mean(
+            batch.advantages, batch.response_mask
+        ),
         # the rollout policy's entropy, aggregated like the loss (verl's actor/entropy)
         "entropy": _aggregated(old_entropy, batch, cfg),
         **_rollout_logp_gap(batch, old_logp, cfg),
