@@ -14,6 +14,8 @@ import pytest
 from dashboard_fixture import DashboardDb, cached_dashboard_db
 
 from fipo_bench.store import Store
+from fipo_bench.store import dashboard_queries as dq
+from fipo_bench.store.analysis_queries import token_columns
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app"
@@ -54,12 +56,15 @@ def dashboard_db(request, tmp_path_factory) -> DashboardDb:
 
 
 def run_page(page: str, db: Path, monkeypatch, **query: str):
+    """Load `page` (a views/ script) through Home.py's navigation, as the server does."""
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("FIPO_BENCH_DB", str(db))
-    at = AppTest.from_file(str(APP / page), default_timeout=60)
+    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=60)
     for key, value in query.items():
         at.query_params[key] = value
+    if page != "Home.py":
+        at.switch_page(page)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -228,7 +233,7 @@ def test_fixture_credit_and_pivots_are_the_analysis_pipelines(dashboard_db):
         assert credit["settings"]["ref_model"].startswith(str(dashboard_db.base_dir.resolve()))
     settings = store.get_analysis(dashboard_db.credited_eval, "pivots")["settings"]
     ids = store.eval_samples(dashboard_db.credited_eval)["sample_id"].to_pylist()
-    tokens = store.trajectories(ids)
+    tokens = token_columns(store, ids, ["future_kl"])
     assert tokens.num_rows > 0 and tokens["future_kl"].null_count == 0
     for sid in ids:
         labels = set(store.pivots(sid, "keyword")["label"].to_pylist())
@@ -250,7 +255,21 @@ def test_runs_page_lists_training_runs_and_evals(dashboard_db, monkeypatch):
     runs, evals = (d.value for d in at.dataframe)
     assert set(runs["run_id"]) == set(dashboard_db.run_ids)
     assert set(evals["eval_id"]) == set(dashboard_db.eval_ids)
-    assert all(url.startswith("compare?evals=") for url in evals["compare"])
+    assert set(evals["status"]) == {"done"}
+    store = Store(dashboard_db.path, read_only=True)
+    for row in evals.to_dict("records"):
+        stored = store.get_eval(row["eval_id"])["metrics"]
+        n = row["n"]
+        assert row["avg@n"] == pytest.approx(stored[f"avg@{n}"])
+        # pass@n with n samples per problem: the share of problems with any correct sample
+        samples = store.eval_samples(row["eval_id"]).to_pandas()
+        solved = samples.groupby("problem_id")["correct"].any().mean()
+        assert row["pass@n"] == pytest.approx(stored.get(f"pass@{n}", solved))
+        assert row["pass@n"] == pytest.approx(solved)
+        assert row["mean length (tokens)"] == pytest.approx(stored["response_length/mean"])
+    # Both evals are done: one same-tab link compares them.
+    (link,) = at.get("page_link")
+    assert link.proto.page.endswith("compare") or "compare" in link.proto.page
 
 
 @pytest.mark.slow
@@ -313,25 +332,50 @@ def test_training_page_overlays_runs_and_shows_rollout_credit(dashboard_db, monk
     store = Store(dashboard_db.path, read_only=True)
     run_id = at.selectbox(key="train_rollout_run").value
     step = at.selectbox(key="train_rollout_step").value
-    first = store.run_samples(run_id, step=step).to_pylist()[0]
+    first = dq.step_outcomes(store, run_id, step).to_pylist()[0]
     assert len(TOKEN_SPAN.findall(token_markup(page_html(at)))) == first["n_tokens"]
+
+
+PLOTLY_DIV_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def figure_ids_as_one(text: str) -> str:
+    """plotly names each figure's <div> with a fresh uuid4 per render: the one part of an HTML
+    report that differs between two renders of the same data."""
+    return PLOTLY_DIV_ID.sub("FIGURE-ID", text)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["csv", "md", "html"])
-def test_export_page_offers_the_report_the_analysis_layer_renders(dashboard_db, monkeypatch, fmt):
-    from fipo_dash.export import report_bytes, reports_module
+def test_export_serves_exactly_what_the_report_command_writes(dashboard_db, monkeypatch, fmt):
+    from fipo_bench.cli import main
+    from fipo_dash.export import report_text
 
     at = run_page("views/export.py", dashboard_db.path, monkeypatch)
     at.radio(key="export_format").set_value(fmt).run()
     assert not at.exception
-    assert len(at.get("download_button")) >= 1
-    if reports_module() is None:
-        pytest.skip("fipo_bench.analysis.reports is not installed: the page offers CSV tables")
-    data = report_bytes(Store(dashboard_db.path, read_only=True), dashboard_db.eval_ids, fmt)
-    assert data  # the same bytes the download button serves, from analysis.report_render
-    if fmt != "html":  # the html report labels columns by eval in its figures
-        assert all(e.encode() in data for e in dashboard_db.eval_ids)
+    assert len(at.get("download_button")) == 1
+    evals = at.multiselect(key="export_evals").value
+    runs = at.multiselect(key="export_runs").value
+    assert set(evals) == set(dashboard_db.eval_ids) and set(runs) == set(dashboard_db.run_ids)
+    out = dashboard_db.path.parent / f"cli-report-{fmt}.{fmt}"
+    args = ["report", "--db", str(dashboard_db.path), "--format", fmt, "--out", str(out)]
+    code = main([*args, *(f"--eval={e}" for e in evals), *(f"--run={r}" for r in runs)])
+    assert code in (0, None)
+    written = out.read_text(encoding="utf-8")
+    store = Store(dashboard_db.path, read_only=True)
+    assert figure_ids_as_one(report_text(store, evals, runs, fmt)) == figure_ids_as_one(written)
+    if fmt == "md":  # the preview is the report itself
+        assert any(m.value.strip() == written.strip() for m in at.markdown)
+    if fmt == "csv":
+        import io
+
+        import pandas as pd
+
+        preview = at.dataframe[0].value
+        pd.testing.assert_frame_equal(preview, pd.read_csv(io.StringIO(written)))
+    # The page shows the command that writes the same file.
+    assert any("fipo-bench report" in c.value and f"--format {fmt}" in c.value for c in at.code)
 
 
 @pytest.mark.slow
@@ -417,3 +461,58 @@ def test_dashboard_command_rejects_bad_input_with_exit_2(args, message, tmp_path
     err = capsys.readouterr().err
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_dashboard_on_a_port_in_use_is_one_line_exit_2_before_serving(tmp_path, capsys):
+    """Another program listening on the port: the command says so in one line and exits 2,
+    without printing the "dashboard on ..." line of a server that never starts."""
+    import socket
+
+    from fipo_bench.cli import main
+
+    Store(tmp_path / "ok.duckdb")
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        code = main(
+            ["dashboard", "--db", str(tmp_path / "ok.duckdb"), "--port", str(port),
+             "--address", "127.0.0.1"]
+        )  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 2
+    assert f"--port {port} is already in use" in captured.err
+    assert len(captured.err.strip().splitlines()) == 1
+    assert "dashboard on" not in captured.out
+
+
+def test_dashboard_finds_its_app_without_a_repo_root(tmp_path):
+    """In a source checkout the command serves this checkout's app/; installed as a wheel lays
+    it out (fipo_bench/app inside the package, no checkout around it), it serves the
+    package's own copy, and the app's pages import their modules relative to their files."""
+    import shutil
+
+    from fipo_bench.commands import dashboard as command
+
+    assert command.app_entry() == APP / "Home.py"
+    site = tmp_path / "site"
+    shutil.copytree(
+        ROOT / "fipo_bench", site / "fipo_bench", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copytree(APP, site / "fipo_bench" / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    (site / "fipo_bench" / "app" / "__init__.py").write_text("")
+    probe = (
+        "from fipo_bench.commands.dashboard import app_entry; import sys;"
+        "entry = app_entry(); print(entry);"
+        "sys.path.insert(0, str(entry.parent)); import fipo_dash.links, fipo_dash.status;"
+        "print(fipo_dash.links.__file__)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path, env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert out == [
+        str(site / "fipo_bench" / "app" / "Home.py"),
+        str(site / "fipo_bench" / "app" / "fipo_dash" / "links.py"),
+    ]

@@ -9,6 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import urlencode
 
+# Page scripts, relative to Home.py (st.page_link / st.switch_page take these), and their URLs.
+PAGES = {
+    "runs": "views/runs.py",
+    "compare": "views/compare.py",
+    "trajectory": "views/trajectory.py",
+    "training": "views/training.py",
+    "export": "views/export.py",
+}
+
 # Query-parameter names, shared by the pages that write and read them.
 EVALS = "evals"  # Compare: comma-separated eval ids
 EVAL_A, EVAL_B = "a", "b"  # Trajectory: the two panels' evals

@@ -17,6 +17,7 @@ import streamlit as st
 from fipo_bench.errors import FipoBenchError
 from fipo_bench.store import Store, default_db_path
 from fipo_bench.store import dashboard_queries as dq
+from fipo_dash.status import EvalProgress, eval_progress
 
 LOCK_TIMEOUT_S = 5.0  # a writer holds the file for one batch; wait at most this long
 FILL_HINT = {
@@ -88,7 +89,7 @@ def _frame(table: pa.Table) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _evals(key) -> pd.DataFrame:
-    return _frame(_run(lambda s: s.list_evals()))
+    return _frame(_run(dq.eval_overview))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -96,6 +97,11 @@ def _runs(key) -> pd.DataFrame:
     runs = _frame(_run(lambda s: s.list_runs()))
     counts = _frame(_run(dq.checkpoint_counts))
     return runs.merge(counts, on="run_id", how="left") if not runs.empty else runs
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _problem_counts(key) -> pd.DataFrame:
+    return _frame(_run(dq.problem_counts))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -129,8 +135,18 @@ def _train_metrics(key, run_ids: tuple[str, ...], names: tuple[str, ...]) -> pd.
 
 
 def evals() -> pd.DataFrame:
-    """Every eval with n_samples, n_problems, accuracy and its metrics JSON parsed."""
+    """Every eval (dashboard_queries.eval_overview): stored row, sample counts, checkpoint."""
     return _evals(_key())
+
+
+def progress(evals: pd.DataFrame) -> dict[str, EvalProgress]:
+    """eval_id -> state and progress; not cached: a writer can die without touching the file."""
+    return {row["eval_id"]: eval_progress(row) for row in evals.to_dict("records")}
+
+
+def problem_counts() -> pd.DataFrame:
+    """(eval_id, problem_id, n_samples, n_correct) of every eval's stored samples."""
+    return _problem_counts(_key())
 
 
 def runs() -> pd.DataFrame:

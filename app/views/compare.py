@@ -15,7 +15,8 @@ from fipo_dash.compare_data import (
 )
 from fipo_dash.figures import accuracy_vs_length, length_distribution, quartile_accuracy
 from fipo_dash.grid import grid_html
-from fipo_dash.links import EVALS, split_ids
+from fipo_dash.links import EVALS
+from fipo_dash.pickers import choose_evals, with_samples
 
 st.title("Compare evals")
 source.store()
@@ -24,25 +25,17 @@ if evals.empty:
     st.info(f"No evals to compare yet: {source.hint('evals')}.")
     st.stop()
 
+progress = source.progress(evals)
 labels = {r["eval_id"]: eval_label(r) for r in evals.to_dict("records")}
-known = list(labels)
-wanted = [e for e in split_ids(st.query_params.get(EVALS)) if e in known]
-default = wanted or known[-2:]
-chosen = st.multiselect(
-    "Evals", known, default=default, format_func=lambda e: labels[e], key="compare_evals"
-)
-st.query_params[EVALS] = ",".join(chosen)
+chosen = choose_evals("Evals", labels, progress, key="compare_evals", param=EVALS)
+chosen = with_samples(chosen, labels, progress)
 if not chosen:
-    st.info("Pick one or more evals (two or more to compare).")
+    st.info("Pick one or more evals with stored samples (two or more to compare).")
     st.stop()
 if len(chosen) == 1:
     st.caption("One eval selected: add another to compare.")
 
 outcomes = source.outcomes(chosen)
-if outcomes.empty:
-    st.info(f"The selected evals have no stored samples yet: {source.hint('evals')}.")
-    st.stop()
-
 metrics = metrics_by_eval(outcomes, chosen)
 st.subheader("Accuracy")
 table = metrics_table(metrics, labels)

@@ -1,63 +1,77 @@
-"""Export: the quartile report (csv / md / html) of the selected evals, for download."""
+"""Export: the report of the selected evals and training runs (md / csv / html), previewed here
+and downloadable: the same file `fipo-bench report` writes for that selection."""
 
 from __future__ import annotations
 
-import streamlit as st
+import io
 
+import pandas as pd
+import streamlit as st
+import streamlit.components.v1 as components
+
+from fipo_bench.errors import FipoBenchError
 from fipo_dash import source
-from fipo_dash.compare_data import eval_label, metrics_by_eval, metrics_table, quartile_table
-from fipo_dash.export import FORMATS, report_bytes, reports_module
-from fipo_dash.links import EVALS, split_ids
+from fipo_dash.compare_data import eval_label
+from fipo_dash.export import FORMATS, report_text
+from fipo_dash.links import EVALS, RUNS, split_ids
+from fipo_dash.pickers import choose_evals, with_samples
 
 st.title("Export")
 store = source.store()
 evals = source.evals()
-if evals.empty:
+runs = source.runs()
+train_runs = [] if runs.empty else list(runs.loc[runs["kind"] == "train", "run_id"])
+if evals.empty and not train_runs:
     st.info(f"Nothing to export yet: {source.hint('evals')}.")
     st.stop()
+
+progress = source.progress(evals)
 labels = {r["eval_id"]: eval_label(r) for r in evals.to_dict("records")}
-known = list(labels)
-wanted = [e for e in split_ids(st.query_params.get(EVALS)) if e in known]
-chosen = st.multiselect(
-    "Evals", known, default=wanted or known, format_func=labels.get, key="export_evals"
-)
-st.query_params[EVALS] = ",".join(chosen)
-if not chosen:
-    st.info("Pick one or more evals.")
+left, right = st.columns(2)
+with left:
+    chosen = choose_evals("Evals", labels, progress, key="export_evals", param=EVALS, count=None)
+with right:
+    wanted = [r for r in split_ids(st.query_params.get(RUNS)) if r in train_runs]
+    chosen_runs = st.multiselect(
+        "Training runs", train_runs, default=wanted or train_runs, key="export_runs"
+    )
+    st.query_params[RUNS] = ",".join(chosen_runs)
+eval_ids = with_samples(chosen, labels, progress)
+if not eval_ids and not chosen_runs:
+    st.info("Pick one or more evals with samples, or training runs.")
     st.stop()
 
 fmt = st.radio("Format", list(FORMATS), horizontal=True, key="export_format")
-if reports_module() is not None:
-    data = report_bytes(store, chosen, fmt)
-    st.download_button(
-        f"Download report.{fmt}",
-        data,
-        file_name=f"fipo_bench_report.{fmt}",
-        mime=FORMATS[fmt],
-        key="export_download",
-    )
-else:
-    # The analysis layer's report is not installed: offer the same numbers the Compare page
-    # shows (computed by fipo_bench.eval.metrics), so the page is still useful.
-    st.warning(
-        "The quartile report needs fipo_bench.analysis.reports (the `fipo-bench report`"
-        " command); until it is installed, download the Compare tables as CSV."
-    )
-    metrics = metrics_by_eval(source.outcomes(chosen), chosen)
-    summary = metrics_table(metrics, labels)
-    quartiles = quartile_table(metrics, labels)
-    st.download_button(
-        "Download metrics.csv",
-        summary.to_csv(index=False).encode(),
-        file_name="fipo_bench_metrics.csv",
-        mime="text/csv",
-        key="export_metrics",
-    )
-    st.download_button(
-        "Download length_quartiles.csv",
-        quartiles.to_csv(index=False).encode(),
-        file_name="fipo_bench_length_quartiles.csv",
-        mime="text/csv",
-        key="export_quartiles",
-    )
-    st.dataframe(quartiles, hide_index=True)
+command = " ".join(
+    ["fipo-bench report", *(f"--eval {e}" for e in eval_ids), *(f"--run {r}" for r in chosen_runs),
+     f"--format {fmt}", f"--out report.{fmt}", f"--db {source.db_path()}"]
+)  # fmt: skip
+st.caption("The same file from the command line:")
+st.code(command, language="bash", wrap_lines=True)
+
+
+@st.cache_data(show_spinner="Building the report...", max_entries=16)
+def _report(data_key, eval_ids: tuple[str, ...], run_ids: tuple[str, ...], fmt: str) -> str:
+    return report_text(store, eval_ids, run_ids, fmt)
+
+
+try:
+    text = _report(source.data_key(), tuple(eval_ids), tuple(chosen_runs), fmt)
+except FipoBenchError as exc:
+    st.error(f"The report cannot be built: {exc}")
+    st.stop()
+
+st.download_button(
+    f"Download report.{fmt}",
+    text.encode("utf-8"),
+    file_name=f"fipo_bench_report.{fmt}",
+    mime=FORMATS[fmt],
+    key="export_download",
+)
+st.subheader("Preview")
+if fmt == "md":
+    st.markdown(text)
+elif fmt == "csv":
+    st.dataframe(pd.read_csv(io.StringIO(text)), hide_index=True, width="stretch")
+elif st.toggle("Show the HTML report here (it carries its own plotly.js)", key="export_html"):
+    components.html(text, height=900, scrolling=True)

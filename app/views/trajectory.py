@@ -10,6 +10,7 @@ from fipo_dash.compare_data import eval_label
 from fipo_dash.heatmap import SCALARS
 from fipo_dash.links import EVAL_A, EVAL_B, PROBLEM, SAMPLE_A, SAMPLE_B, SCALAR
 from fipo_dash.panels import Panel, show_panels
+from fipo_dash.pickers import default_evals, option_label
 
 st.title("Trajectory")
 source.store()
@@ -19,8 +20,10 @@ if evals.empty:
     st.stop()
 
 qp = st.query_params
+progress = source.progress(evals)
 labels = {r["eval_id"]: eval_label(r) for r in evals.to_dict("records")}
 known = list(labels)
+newest = (default_evals(progress, 1) or known[-1:])[0]
 NONE = ""
 
 
@@ -32,8 +35,8 @@ top = st.columns([3, 3, 2, 2])
 eval_a = top[0].selectbox(
     "Eval (left)",
     known,
-    index=_index(known, qp.get(EVAL_A), len(known) - 1),
-    format_func=labels.get,
+    index=_index(known, qp.get(EVAL_A), known.index(newest)),
+    format_func=lambda e: option_label(e, labels, progress),
     key="traj_a",
 )
 b_options = [NONE, *[e for e in known if e != eval_a]]
@@ -41,12 +44,12 @@ eval_b = top[1].selectbox(
     "Eval (right, same problem)",
     b_options,
     index=_index(b_options, qp.get(EVAL_B)),
-    format_func=lambda e: labels.get(e, "(none)"),
+    format_func=lambda e: option_label(e, labels, progress) if e else "(none)",
     key="traj_b",
 )
 outcomes_a = source.outcomes([eval_a])
 if outcomes_a.empty:
-    st.info(f"Eval {labels[eval_a]} has no stored samples yet: {source.hint('evals')}.")
+    st.info(f"Eval {labels[eval_a]} has no stored samples yet ({progress[eval_a].text}).")
     st.stop()
 problems = list(dict.fromkeys(outcomes_a["problem_id"]))
 problem = top[2].selectbox(

@@ -1,4 +1,4 @@
-"""Worker side: math-verify judging under a hard per-item deadline. Runs in pool processes only.
+"""Worker side: math-verify judging under a hard per-item deadline. Runs in pool processes.
 
 math-verify's own timeouts use ``signal.alarm`` with whole seconds and cancel any other alarm in
 their ``finally``; they are switched off here (``parsing_timeout=None``, ``timeout_seconds=None``)
@@ -10,10 +10,12 @@ parsed object: a worker returns only ``(status, correct)`` pairs.
 
 from __future__ import annotations
 
-import logging
+import os
 import signal
 import time
 from collections.abc import Sequence
+
+from fipo_bench.verify.normalize import as_math
 
 STATUS_OK = "ok"
 STATUS_NO_ANSWER = "no_answer"
@@ -32,19 +34,10 @@ def _raise_deadline(signum: int, frame: object) -> None:
     raise _Deadline
 
 
-def warm_up() -> None:
-    """Pool initializer: import math-verify and build its parser caches once per worker."""
-    # With math-verify's timeouts off it warns once per process that we must time out
-    # ourselves, which we do; its per-parse debug noise is not useful in worker logs either.
-    logging.getLogger("math_verify").setLevel(logging.ERROR)
-    judge_pair("1", "1", timeout_s=10.0)
-
-
-def as_math(answer: str) -> str:
-    """Wrap a bare answer in $...$ so math-verify reads it as LaTeX (tuples, intervals, \\text)."""
-    if "$" in answer or "\\boxed" in answer:
-        return answer
-    return f"${answer}$"
+def ready() -> int:
+    """A no-op task: the worker that runs it has finished its initializer. Returns its pid."""
+    time.sleep(0.05)  # long enough that the pool hands the next task to another worker
+    return os.getpid()
 
 
 def judge_pair(gold: str, answer: str, *, timeout_s: float) -> Verdict:
@@ -62,7 +55,11 @@ def judge_pair(gold: str, answer: str, *, timeout_s: float) -> Verdict:
         if not gold_parsed:
             return (STATUS_ERROR, False)  # a gold that math-verify cannot read judges nothing
         answer_parsed = parse(as_math(answer), parsing_timeout=None)
-        correct = bool(verify(gold_parsed, answer_parsed, timeout_seconds=None))
+        # allow_set_relation_comp: a gold "x \in [-2,7]" also accepts "-2 \le x \le 7" (by
+        # default math-verify accepts that only when the relation is the gold).
+        correct = bool(
+            verify(gold_parsed, answer_parsed, allow_set_relation_comp=True, timeout_seconds=None)
+        )
         return (STATUS_OK, correct)
     except _Deadline:
         return (STATUS_TIMEOUT, False)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from pebble import ProcessExpired, ProcessPool
 
-from fipo_bench.verify import judge
+from fipo_bench.verify import judge, warm
 from fipo_bench.verify.judge import STATUS_ERROR, STATUS_TIMEOUT, Verdict
 
 # Parent-side allowance on top of the worker's own deadlines: task pickling, pipe transfer,
@@ -43,6 +43,9 @@ SLICE_S = 0.5
 # Items per chunk: big enough to amortise a task round trip, small enough to balance workers.
 MAX_CHUNK_ITEMS = 64
 CHUNKS_PER_WORKER = 4
+# warm_up: rounds of one no-op task per worker until every worker has answered once.
+_WARM_ROUNDS = 4
+_READY_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,7 @@ class _Pools:
             pool = self._pools.get(workers)
             if pool is None or not pool.active:
                 pool = ProcessPool(
-                    max_workers=workers, initializer=judge.warm_up, context=_worker_context()
+                    max_workers=workers, initializer=warm.warm_up, context=_worker_context()
                 )
                 self._pools[workers] = pool
             return pool
@@ -145,6 +148,22 @@ def shutdown() -> None:
 
 def stats() -> PoolStats:
     return _COUNTERS.snapshot()
+
+
+def warm_up(workers: int) -> int:
+    """Start the pool for `workers`; return how many workers have run their initializer."""
+    seen: set[int] = set()
+    for _ in range(_WARM_ROUNDS):
+        pool = _POOLS.get(workers)
+        try:
+            futures = [pool.schedule(judge.ready, timeout=_READY_TIMEOUT_S) for _ in range(workers)]
+            seen.update(future.result() for future in futures)
+        except (RuntimeError, TimeoutError, ProcessExpired):
+            _POOLS.discard(workers, pool)  # the next call builds a fresh pool
+            continue
+        if len(seen) >= workers:
+            break
+    return len(seen)
 
 
 def default_workers() -> int:
@@ -232,10 +251,9 @@ def _chunk_size(n_pairs: int, workers: int) -> int:
 def _worker_context() -> multiprocessing.context.BaseContext:
     if "fork" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")  # workers import math-verify in warm_up
-    # Imported here, once, so that every forked worker (and every replacement of a killed one)
-    # starts with math-verify and sympy loaded: a restart costs milliseconds, not a second.
-    import math_verify  # noqa: F401
-
+    # Warmed here, once, so that every forked worker (and every replacement of a killed one)
+    # starts with math-verify, sympy and their parsers built: a restart costs milliseconds.
+    warm.warm_up()
     return multiprocessing.get_context("fork")
 
 
