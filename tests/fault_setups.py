@@ -338,13 +338,6 @@ def setup_read_only_beside_eval(work: Path, fx: Fixtures) -> Prepared:
     return prepared
 
 
-def setup_corrupt_reused_build(work: Path, fx: Fixtures) -> Prepared:
-    """work/m: a finished tiny-model build (default settings) whose weights were cut to half."""
-    copy_model(fx, work, "m")
-    truncate_half(work / "m" / "model.safetensors")
-    return Prepared()
-
-
 def setup_bad_demo_inputs(work: Path, fx: Fixtures) -> Prepared:
     """work/bad.jsonl is not an AIME file; work/notes.db is text, not DuckDB. The demo is
     stopped if it creates its --workdir d before rejecting them."""
@@ -374,6 +367,5 @@ SETUPS: dict[str, Callable[[Path, Fixtures], Prepared]] = {
     "full-disk-with-eval": setup_full_disk_with_eval,
     "full-disk-beside-eval": setup_full_disk_beside_eval,
     "read-only-beside-eval": setup_read_only_beside_eval,
-    "corrupt-reused-build": setup_corrupt_reused_build,
     "bad-demo-inputs": setup_bad_demo_inputs,
 }
