@@ -185,6 +185,7 @@ def add_training_run(store, run_id: str, policy_dir: Path, ref_dir: Path, steps:
             for row, r in enumerate(records):
                 mask[row, : len(r.token_ids)] = 1.0
             logged = LoggedCredit(
+                padded("logp"),  # the sampling policy's log-prob of each token
                 padded("delta"),
                 padded("future_kl"),
                 padded("influence_weight"),

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 from dashboard_fixture import DashboardDb, cached_dashboard_db
@@ -28,14 +29,14 @@ from fipo_dash.compare_data import (  # noqa: E402
 )
 from fipo_dash.grid import grid_html  # noqa: E402
 from fipo_dash.heatmap import (  # noqa: E402
-    NA_COLOUR,
-    PALETTE,
+    PIVOT_KINDS,
     VALUE_COLUMNS,
-    colours,
+    page_scale,
     pivot_spans,
     trajectory_html,
 )
 from fipo_dash.heatmap_js import MARKUP_LIKE, panel_data  # noqa: E402
+from fipo_dash.scales import MID, PALETTE_SIZE, fit_scale, palette  # noqa: E402
 
 TOKEN_SPAN = re.compile(r'<span class="tok[ "]')
 
@@ -87,15 +88,36 @@ def synthetic_tokens(n: int, seed: int = 0) -> pa.Table:
 # ---- heatmap, grid, compare numbers (no Streamlit) --------------------------------------------
 
 
-def test_colours_diverge_around_the_centre_and_mark_missing_values():
-    values = np.array([-2.0, -1.0, 0.0, 1.0, 2.0, np.nan])
-    out = colours(values, centre=0.0, span=1.0)
-    assert out[2] == PALETTE[len(PALETTE) // 2]  # the centre is the palette's white
-    assert out[0] == out[1] == PALETTE[0]  # beyond -span clips to full blue
-    assert out[3] == out[4] == PALETTE[-1]
-    assert out[5] == NA_COLOUR
-    # Influence weight: white at 1, not at 0.
-    assert colours(np.array([1.0]), centre=1.0, span=0.2)[0] == PALETTE[len(PALETTE) // 2]
+def test_signed_values_diverge_around_zero_symmetrically_with_saturation_marked():
+    values = np.concatenate([np.linspace(-1, 1, 999), [5.0, np.nan]])  # one outlier
+    scale = fit_scale("future_kl", values)
+    assert scale.low == -scale.high and 0.9 < scale.high <= 1.0  # 99th percentile of |value|
+    index = scale.index(np.array([-scale.high, 0.0, scale.high, 5.0, np.nan]))
+    assert index.tolist() == [0, MID, PALETTE_SIZE - 1, PALETTE_SIZE - 1, -1]
+    assert palette("future_kl")[MID] == "#f7f7f7"  # white at 0
+    assert scale.saturated(np.array([0.5, 5.0, np.nan])).tolist() == [False, True, False]
+
+
+def test_entropy_is_sequential_from_zero_and_logp_sequential_non_positive():
+    entropy = fit_scale("entropy", np.linspace(0.0, 3.0, 301))
+    assert entropy.low == 0.0 and entropy.mid is None and entropy.high == pytest.approx(2.97)
+    assert entropy.index(np.array([0.0, entropy.high])).tolist() == [0, PALETTE_SIZE - 1]
+    logp = fit_scale("logp", -np.linspace(0.0, 10.0, 1001))
+    assert logp.high == 0.0 and logp.low == pytest.approx(-9.9)
+    # 0 (a certain token) is the light end, the least likely tokens the dark one
+    assert logp.index(np.array([0.0, logp.low])).tolist() == [0, PALETTE_SIZE - 1]
+    assert logp.ticks() == [logp.low, 0.0]
+
+
+def test_influence_weight_uses_the_stored_clip_band_with_its_edges_marked():
+    weights = np.array([1.0, 1.0, 1.05, 1.2, 1.2, 0.9])
+    scale = fit_scale("influence_weight", weights, band=(1.0, 1.2))
+    assert (scale.low, scale.mid, scale.high, scale.edges) == (1.0, 1.0, 1.2, (1.0, 1.2))
+    assert scale.index(np.array([1.0, 1.1, 1.2])).tolist() == [MID, 150, PALETTE_SIZE - 1]
+    # at an edge: clipped there; below the band (the safety clamp): saturated too
+    assert scale.saturated(weights).tolist() == [True, True, False, True, True, True]
+    paper_7b = fit_scale("influence_weight", weights, band=(0.8, 1.2))
+    assert paper_7b.index(np.array([0.8, 1.0, 1.2])).tolist() == [0, MID, PALETTE_SIZE - 1]
 
 
 def test_heatmap_has_one_coloured_span_per_token_with_hover_values_and_pivot_anchors():
@@ -111,7 +133,8 @@ def test_heatmap_has_one_coloured_span_per_token_with_hover_values_and_pivot_anc
             "score": [1.0, 2.0],
         }
     )
-    out = trajectory_html(tokens, pivots, "future_kl", anchor="x")
+    scale = page_scale([tokens], "future_kl")
+    out = trajectory_html(tokens, pivots, scale, kinds=PIVOT_KINDS, anchor="x")
     (data,) = panel_data(out.html)
     markup = data["html"]
     assert len(TOKEN_SPAN.findall(markup)) == 50
@@ -140,14 +163,15 @@ def test_heatmap_hover_keeps_positions_that_are_not_contiguous_and_marks_missing
         "future_kl",
         pa.array([0.5, None, 1.0, -1.0], pa.float32()),
     )
-    (data,) = panel_data(trajectory_html(tokens, None, "future_kl").html)
+    (data,) = panel_data(trajectory_html(tokens, None, page_scale([tokens], "future_kl")).html)
     assert data["pos0"] is None and data["pos"] == [0, 1, 5, 6]
     assert data["values"][VALUE_COLUMNS.index("future_kl")][1] is None
     assert 'class="tok cn"' in data["html"]  # the no-value colour
 
 
 def test_heatmap_renders_a_20000_token_trajectory_as_one_string():
-    out = trajectory_html(synthetic_tokens(20_000), None, "influence_weight")
+    tokens = synthetic_tokens(20_000)
+    out = trajectory_html(tokens, None, page_scale([tokens], "influence_weight", (0.8, 1.2)))
     assert out.n_tokens == 20_000
     (data,) = panel_data(out.html)
     assert len(TOKEN_SPAN.findall(data["html"])) == 20_000
@@ -200,7 +224,7 @@ def test_compare_numbers_equal_the_evaluators_stored_metrics(dashboard_db):
 
 
 @pytest.mark.slow
-def test_grid_links_every_cell_to_its_problems_trajectories(dashboard_db):
+def test_grid_links_every_cell_to_its_problem_with_every_compared_eval(dashboard_db):
     from fipo_bench.store.dashboard_queries import eval_outcomes
     from fipo_dash.compare_data import grid_frame
 
@@ -209,12 +233,12 @@ def test_grid_links_every_cell_to_its_problems_trajectories(dashboard_db):
     points = problem_points(eval_outcomes(store, ids).to_pandas())
     html = grid_html(grid_frame(points, ids), ids, {})
     problems = sorted(set(points["problem_id"]))
-    links = re.findall(
-        r'href="trajectory\?a=([^&]+)&amp;problem=([^&]+)&amp;sa=0&amp;b=([^&]+)', html
-    )
+    links = re.findall(r'href="trajectory\?evals=([^&]+)&amp;problem=([^"&]+)"', html)
     assert len(links) == len(problems) * len(ids)
-    assert {(a, p) for a, p, _ in links} == {(e, p) for e in ids for p in problems}
-    assert all(a != b for a, _, b in links)  # the other panel shows the other eval
+    # the clicked eval first, then the one it is compared with (never only the base)
+    opened = {(evals.replace("%2C", ","), p) for evals, p in links}
+    assert opened == {(",".join([e, *(o for o in ids if o != e)]), p) for e in ids for p in problems}
+    assert 'target="_self"' in html  # the same tab
 
 
 @pytest.mark.slow
@@ -289,52 +313,144 @@ def test_compare_page_shows_both_evals_figures_and_a_linked_grid(dashboard_db, m
     assert at.query_params["evals"] == ids
 
 
-@pytest.mark.slow
-def test_trajectory_page_renders_every_token_and_stored_pivot(dashboard_db, monkeypatch):
-    store = Store(dashboard_db.path, read_only=True)
-    credited = store.eval_samples(dashboard_db.credited_eval).to_pylist()[0]
-    other = dashboard_db.eval_ids[0]
-    at = run_page(
-        "views/trajectory.py", dashboard_db.path, monkeypatch,
-        a=dashboard_db.credited_eval, b=other, problem=credited["problem_id"], sa="0", sb="0",
-        scalar="influence_weight",
-    )  # fmt: skip
-    html = page_html(at)
-    other_sample = store.eval_samples(other, problem_id=credited["problem_id"]).to_pylist()[0]
-    expected_tokens = credited["n_tokens"] + other_sample["n_tokens"]
-    assert len(TOKEN_SPAN.findall(token_markup(html))) == expected_tokens
-    stored_pivots = store.pivots(credited["sample_id"]).num_rows
-    assert stored_pivots > 0
-    assert len(re.findall(r'id="a-p\d+"', token_markup(html))) == len(
-        set(store.pivots(credited["sample_id"])["pos"].to_pylist())
-    )
-    # one jump link per pivot hit: a keyword phrase's tokens (same kind, label, score, adjacent
-    # positions) share one link; every other stored pivot has its own
-    hits = 0
-    previous = None
-    rows = store.pivots(credited["sample_id"]).to_pylist()
+def pivot_hits(rows: list[dict]) -> int:
+    """Jump links a sample's pivots make: a keyword phrase's tokens (same kind, label, score,
+    adjacent positions) share one; every other stored pivot has its own."""
+    hits, previous = 0, None
     for row in sorted(rows, key=lambda r: (r["kind"], r["label"] or "", r["score"], r["pos"])):
         this = (row["kind"], row["label"] or "", row["score"])
         hits += not (this == previous[0] and row["pos"] == previous[1] + 1) if previous else 1
         previous = (this, row["pos"])
-    assert html.count('href="#a-p') == hits
-    assert "influence_weight" in html and "(white = 1;" in html  # legend centred at 1
-    # Choosing another scalar is written back to the URL.
+    return hits
+
+
+@pytest.mark.slow
+def test_trajectory_page_shows_the_problem_and_every_evals_sample_side_by_side(
+    dashboard_db, monkeypatch
+):
+    store = Store(dashboard_db.path, read_only=True)
+    credited = store.eval_samples(dashboard_db.credited_eval).to_pylist()[0]
+    other = dashboard_db.eval_ids[0]
+    problem = credited["problem_id"]
+    at = run_page(
+        "views/trajectory.py", dashboard_db.path, monkeypatch,
+        evals=f"{dashboard_db.credited_eval},{other}", problem=problem,
+        samples=f"{dashboard_db.credited_eval}:0,{other}:1", scalar="influence_weight",
+    )  # fmt: skip
+    html = page_html(at)
+    # The question on top: the stored problem text and its gold answer.
+    stored = next(r for r in store.problems("synthetic").to_pylist() if r["problem_id"] == problem)
+    assert stored["problem"].strip()[:40] in html and f"<code>{stored['answer']}</code>" in html
+    # Both evals' chosen samples, every token of each.
+    other_sample = store.eval_samples(other, problem_id=problem).to_pylist()[1]
+    expected_tokens = credited["n_tokens"] + other_sample["n_tokens"]
+    assert len(TOKEN_SPAN.findall(token_markup(html))) == expected_tokens
+    # Pivots: keyword and credit ones by default (entropy pivots are many and say little).
+    rows = [r for r in store.pivots(credited["sample_id"]).to_pylist() if r["kind"] != "entropy"]
+    assert rows
+    assert len(re.findall(r'id="t0-p\d+"', token_markup(html))) == len({r["pos"] for r in rows})
+    assert html.count('href="#t0-p') == pivot_hits(rows)
+    # Influence weight on the stored clip band, its edges named in the legend.
+    band = store.get_analysis(dashboard_db.credited_eval, "credit")["settings"]
+    assert f"clip band [{band['influence_low']:g}, {band['influence_high']:g}]" in html
+    # Every kind on request; choices go back to the URL.
+    at.multiselect(key="traj_kinds").set_value(list(PIVOT_KINDS)).run()
+    every = store.pivots(credited["sample_id"]).to_pylist()
+    assert page_html(at).count('href="#t0-p') == pivot_hits(every)
     at.selectbox(key="traj_scalar").set_value("entropy").run()
     assert at.query_params["scalar"] == "entropy"
+    assert at.query_params["samples"] == f"{dashboard_db.credited_eval}:0,{other}:1"
+    assert at.query_params["pivots"] == ",".join(PIVOT_KINDS)
+
+
+@pytest.mark.slow
+def test_samples_page_lists_every_sample_with_problem_gold_and_filters(dashboard_db, monkeypatch):
+    from fipo_bench.reflection import default_lexicon
+
+    store = Store(dashboard_db.path, read_only=True)
+    ids = list(dashboard_db.eval_ids)
+    at = run_page("views/samples.py", dashboard_db.path, monkeypatch, evals=",".join(ids))
+    table = at.dataframe[0].value
+    stored = [s for e in ids for s in store.eval_samples(e).to_pylist()]
+    assert len(table) == len(stored)
+    gold = {r["problem_id"]: r["answer"] for r in store.problems("synthetic").to_pylist()}
+    assert all(table["gold"] == table["problem_id"].map(gold))
+    by_key = {(s["eval_id"], s["problem_id"], s["sample_idx"]): s for s in stored}
+    for row in table.to_dict("records"):
+        sample = by_key[(row["eval_id"], row["problem_id"], row["sample"])]
+        assert row["correct"] == bool(sample["correct"]) and row["tokens"] == sample["n_tokens"]
+        assert row["reflections"] == default_lexicon().count(sample["text"])
+    # "where the evals differ": exactly the problems whose accuracy is not the same in both.
+    at.radio(key="samples_mode").set_value("problems where the evals differ").run()
+    shown = set(at.dataframe[0].value["problem_id"])
+    frame = pd.DataFrame(stored).assign(correct=lambda f: f["correct"].astype(float))
+    accuracy = frame.pivot_table(index="problem_id", columns="eval_id", values="correct")
+    assert shown == set(accuracy.index[accuracy[ids[0]] != accuracy[ids[1]]])
+
+
+def widget(at, kind: str, label: str):
+    """The page's widget of this kind with this label (keys that name a run/step change)."""
+    return next(w for w in getattr(at, kind) if w.label == label)
 
 
 @pytest.mark.slow
 def test_training_page_overlays_runs_and_shows_rollout_credit(dashboard_db, monkeypatch):
+    import json
+
     at = run_page("views/training.py", dashboard_db.path, monkeypatch)
-    chart = at.get("plotly_chart")[0]
-    names = {t.get("name") for t in __import__("json").loads(chart.proto.spec)["data"]}
-    assert set(dashboard_db.run_ids) <= names
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = {t.get("name") for t in spec["data"]}
+    assert set(dashboard_db.run_ids) <= names  # fixture runs are named by their ids
+    layout = spec["layout"]
+    assert layout["hovermode"] == "x unified" and layout["xaxis"]["title"]["text"] == "step"
+    assert layout["yaxis"]["tickformat"] == ".3~g"  # no SI prefixes ("200μ")
+    hover = next(t["hovertemplate"] for t in spec["data"] if t.get("name") == "fixture-fipo")
+    assert hover.startswith("fixture-fipo<br>")  # full run name and metric name
     store = Store(dashboard_db.path, read_only=True)
-    run_id = at.selectbox(key="train_rollout_run").value
-    step = at.selectbox(key="train_rollout_step").value
+    run_id = widget(at, "selectbox", "Run").value
+    step = widget(at, "selectbox", "Step").value
     first = dq.step_outcomes(store, run_id, step).to_pylist()[0]
     assert len(TOKEN_SPAN.findall(token_markup(page_html(at)))) == first["n_tokens"]
+    assert widget(at, "selectbox", "Rollout").value == first["sample_id"]
+
+
+@pytest.mark.slow
+def test_training_rollout_box_follows_the_run_and_a_reload_keeps_every_choice(
+    dashboard_db, monkeypatch
+):
+    at = run_page("views/training.py", dashboard_db.path, monkeypatch)
+    other = dashboard_db.run_ids[1]
+    widget(at, "selectbox", "Run").set_value(other).run()
+    box = widget(at, "selectbox", "Rollout")
+    step = widget(at, "selectbox", "Step").value
+    store = Store(dashboard_db.path, read_only=True)
+    rollouts = dq.step_outcomes(store, other, step).to_pylist()
+    # The box lists the new run's rollouts, labelled by them (not the previous run's label).
+    assert box.value == rollouts[0]["sample_id"]
+    assert box.options[0].startswith(f"{rollouts[0]['problem_id']} #0 ")
+    box.set_value(rollouts[-1]["sample_id"]).run()
+    widget(at, "slider", "Smoothing (EMA)").set_value(0.6).run()
+    widget(at, "selectbox", "Colour by").set_value("entropy").run()
+    # A reload (a new session on the same URL) shows the same choices.
+    again = run_page("views/training.py", dashboard_db.path, monkeypatch, **at.query_params)
+    assert widget(again, "selectbox", "Run").value == other
+    assert widget(again, "selectbox", "Rollout").value == rollouts[-1]["sample_id"]
+    assert widget(again, "slider", "Smoothing (EMA)").value == pytest.approx(0.6)
+    assert widget(again, "selectbox", "Colour by").value == "entropy"
+    assert widget(again, "multiselect", "Metrics").value == widget(at, "multiselect", "Metrics").value
+
+
+def test_training_panels_say_when_a_metric_carries_no_information():
+    from fipo_dash.figures import ema, flat_note
+
+    assert flat_note(np.zeros(5)) == " (constant 0)"
+    assert flat_note(np.array([0.9995, 0.9999, 1.0])).startswith(" (nearly constant: 0.9995")
+    assert flat_note(np.array([0.1, 0.5])) == ""
+    # smoothing: weight 0 is the raw curve; the debiased EMA starts at the first value
+    values = np.array([1.0, 3.0, 3.0])
+    assert ema(values, 0.0).tolist() == values.tolist()
+    assert ema(values, 0.5)[0] == pytest.approx(1.0)
+    assert ema(values, 0.5)[1] == pytest.approx((0.5 * 1 * 0.5 + 0.5 * 3) / 0.75)
 
 
 PLOTLY_DIV_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -393,6 +509,7 @@ def test_home_navigates_to_runs_by_default(dashboard_db, monkeypatch):
     [
         ("views/runs.py", "fipo-bench eval"),
         ("views/compare.py", "fipo-bench eval"),
+        ("views/samples.py", "fipo-bench eval"),
         ("views/trajectory.py", "fipo-bench eval"),
         ("views/training.py", "fipo-bench train"),
         ("views/export.py", "fipo-bench eval"),

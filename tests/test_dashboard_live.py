@@ -91,9 +91,15 @@ def writer_recorded(row: dict) -> bool:
 
 
 def status_cells(at) -> dict[str, str]:
-    """eval_id -> the Runs page's status cell."""
+    """eval_id -> what the Runs page says of its state: the status and samples cells, and
+    the note under the table for an unfinished eval."""
     table = at.dataframe[1].value
-    return dict(zip(table["eval_id"], table["status"], strict=True))
+    notes = [c.value for c in at.caption]
+    out = {}
+    for row in table.to_dict("records"):
+        note = next((n for n in notes if n.startswith(row["eval"] + ": ")), "")
+        out[row["eval_id"]] = f"{row['status']} | {row['samples']} | {note}"
+    return out
 
 
 def test_pages_load_while_an_eval_and_a_training_run_write(live, monkeypatch):
@@ -108,15 +114,16 @@ def test_runs_page_shows_running_killed_and_failed_evals_with_progress(live, mon
     running = eval_row(live.db, live.running_seed)
     # With the writer's pid on record the page knows whether it still runs; without, it
     # cannot tell a live eval from a killed one (both stay `running` in the store).
-    live_prefix = "running: " if writer_recorded(running) else "running or interrupted: "
+    live_prefix = "running |" if writer_recorded(running) else "running or interrupted |"
     assert cells[running["eval_id"]].startswith(live_prefix), cells[running["eval_id"]]
     assert " of 400 samples" in cells[running["eval_id"]]
     failed = eval_row(live.db, live.failed_seed)
     assert failed["status"] == "failed" and failed["n_samples"] == 0
-    assert cells[failed["eval_id"]].startswith("failed at 0 of 400 samples")
+    assert cells[failed["eval_id"]].startswith("failed | 0 of 400 samples (0%) |")
+    assert "failed at 0 of 400 samples" in cells[failed["eval_id"]]
     killed = eval_row(live.db, live.killed_seed)
     assert killed["status"] == "running" and killed["n_samples"] == 0  # SIGKILL: no last word
-    expected = "interrupted at" if writer_recorded(killed) else "running or interrupted: 0 of"
+    expected = "interrupted |" if writer_recorded(killed) else "running or interrupted | 0 of"
     assert cells[killed["eval_id"]].startswith(expected), cells[killed["eval_id"]]
     assert "rerun" in cells[failed["eval_id"]]
 
@@ -151,7 +158,7 @@ def test_pages_load_after_each_writer_is_killed(live, monkeypatch):
     assert running["n_samples"] > 0
     cell = status_cells(at)[running["eval_id"]]
     assert f"{running['n_samples']:,} of " in cell
-    assert cell.startswith("interrupted at" if writer_recorded(running) else "running or"), cell
+    assert cell.startswith("interrupted |" if writer_recorded(running) else "running or"), cell
 
 
 @pytest.mark.browser

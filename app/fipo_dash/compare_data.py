@@ -89,6 +89,7 @@ def quartile_table(metrics: Mapping[str, EvalMetrics], labels: Mapping[str, str]
     """Long frame (eval, quartile Q1..Q4, accuracy, samples, token range) for a grouped bar."""
     rows = [
         {
+            "eval_id": eval_id,
             "eval": labels.get(eval_id, eval_id),
             "quartile": f"Q{q.quartile}",
             "accuracy": q.accuracy,
@@ -98,7 +99,9 @@ def quartile_table(metrics: Mapping[str, EvalMetrics], labels: Mapping[str, str]
         for eval_id, m in metrics.items()
         for q in m.accuracy_by_length_quartile
     ]
-    return pd.DataFrame(rows, columns=["eval", "quartile", "accuracy", "samples", "tokens"])
+    return pd.DataFrame(
+        rows, columns=["eval_id", "eval", "quartile", "accuracy", "samples", "tokens"]
+    )
 
 
 def problem_points(outcomes: pd.DataFrame) -> pd.DataFrame:

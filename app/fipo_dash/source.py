@@ -15,9 +15,10 @@ import pyarrow as pa
 import streamlit as st
 
 from fipo_bench.errors import FipoBenchError
+from fipo_bench.reflection import default_lexicon
 from fipo_bench.store import Store, default_db_path
 from fipo_bench.store import dashboard_queries as dq
-from fipo_dash.status import EvalProgress, eval_progress
+from fipo_dash.status import EvalProgress, eval_progress, json_field
 
 LOCK_TIMEOUT_S = 5.0  # a writer holds the file for one batch; wait at most this long
 FILL_HINT = {
@@ -104,6 +105,28 @@ def _problem_counts(key) -> pd.DataFrame:
     return _frame(_run(dq.problem_counts))
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _sample_rows(key, eval_ids: tuple[str, ...]) -> pd.DataFrame:
+    frame = _frame(_run(dq.sample_rows, list(eval_ids)))
+    lexicon = default_lexicon()
+    frame["reflections"] = [lexicon.count(t) for t in frame["text"]]
+    return frame.drop(columns=["text"])
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _problem_texts(key, dataset: str, problem_ids: tuple[str, ...]) -> pd.DataFrame:
+    return _frame(_run(dq.problem_texts, dataset, list(problem_ids)))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _analyses(key) -> dict[str, dict[str, dict]]:
+    rows = _run(dq.analyses).to_pylist()
+    out: dict[str, dict[str, dict]] = {}
+    for row in rows:
+        out.setdefault(row["eval_id"], {})[row["kind"]] = json_field(row["settings"])
+    return out
+
+
 @st.cache_data(show_spinner=False, max_entries=32)
 def _outcomes(key, eval_ids: tuple[str, ...], problem_id: str | None) -> pd.DataFrame:
     return _frame(_run(dq.eval_outcomes, list(eval_ids), problem_id))
@@ -147,6 +170,21 @@ def progress(evals: pd.DataFrame) -> dict[str, EvalProgress]:
 def problem_counts() -> pd.DataFrame:
     """(eval_id, problem_id, n_samples, n_correct) of every eval's stored samples."""
     return _problem_counts(_key())
+
+
+def sample_rows(eval_ids: list[str]) -> pd.DataFrame:
+    """Samples of the evals with problem text, gold answer and reflection count (one lexicon:
+    fipo_bench.reflection), without the response text."""
+    return _sample_rows(_key(), tuple(eval_ids))
+
+
+def problem_texts(dataset: str, problem_ids: list[str]) -> pd.DataFrame:
+    return _problem_texts(_key(), dataset, tuple(problem_ids))
+
+
+def analyses() -> dict[str, dict[str, dict]]:
+    """eval_id -> {"credit" | "pivots": settings} of the analyses stored for it."""
+    return _analyses(_key())
 
 
 def runs() -> pd.DataFrame:

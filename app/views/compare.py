@@ -16,6 +16,7 @@ from fipo_dash.compare_data import (
 from fipo_dash.figures import accuracy_vs_length, length_distribution, quartile_accuracy
 from fipo_dash.grid import grid_html
 from fipo_dash.links import EVALS
+from fipo_dash.naming import colours
 from fipo_dash.pickers import choose_evals, with_samples
 
 st.title("Compare evals")
@@ -26,6 +27,8 @@ if evals.empty:
     st.stop()
 
 progress = source.progress(evals)
+palette = colours(source.runs(), evals)
+colour_of = {e: palette.eval(e) for e in evals["eval_id"]}
 labels = {r["eval_id"]: eval_label(r) for r in evals.to_dict("records")}
 chosen = choose_evals("Evals", labels, progress, key="compare_evals", param=EVALS)
 chosen = with_samples(chosen, labels, progress)
@@ -47,15 +50,17 @@ with left:
     kind = st.radio(
         "plot", ["box", "violin"], horizontal=True, key="length_kind", label_visibility="collapsed"
     )
-    st.plotly_chart(length_distribution(outcomes, chosen, labels, kind=kind), width="stretch")
+    st.plotly_chart(
+        length_distribution(outcomes, chosen, labels, colour_of, kind=kind), width="stretch"
+    )
 with right:
     st.subheader("Accuracy by length quartile")
-    st.plotly_chart(quartile_accuracy(quartile_table(metrics, labels)), width="stretch")
+    st.plotly_chart(quartile_accuracy(quartile_table(metrics, labels), colour_of), width="stretch")
 
 points = problem_points(outcomes)
 st.subheader("Accuracy vs length")
 st.caption("One point per problem (mean over its samples); dashed: least-squares fit.")
-st.plotly_chart(accuracy_vs_length(points, chosen, labels), width="stretch")
+st.plotly_chart(accuracy_vs_length(points, chosen, labels, colour_of), width="stretch")
 
 st.subheader("Per-problem correctness")
 st.caption("Correct samples / samples. Click a cell to open that problem's trajectories.")

@@ -48,6 +48,9 @@ picked = st.dataframe(
     }
     | {"mean length (tokens)": st.column_config.NumberColumn(format="%.1f")},
 )
+for eval_id in table["eval_id"]:
+    if progress[eval_id].partial:
+        st.caption(f"{labels[eval_id]}: {progress[eval_id].text}.")
 rows = picked.selection.rows if picked is not None else []
 selected = [table["eval_id"].iloc[i] for i in rows]
 with_samples = [e for e in table["eval_id"] if progress[e].stored > 0]
@@ -56,6 +59,11 @@ if selected:
     st.page_link(
         PAGES["compare"],
         label=f"Compare the {len(selected)} selected",
+        query_params={EVALS: ",".join(selected)},
+    )
+    st.page_link(
+        PAGES["samples"],
+        label=f"Samples of the {len(selected)} selected",
         query_params={EVALS: ",".join(selected)},
     )
 elif len(done) >= 2:

@@ -160,3 +160,41 @@ def checkpoint_counts(store: Store) -> pa.Table:
         ORDER BY r.created_at, r.run_id
         """,
     )
+
+
+def sample_rows(store: Store, eval_ids: Sequence[str]) -> pa.Table:
+    """Every sample of the given evals with its problem's text and gold answer (the Samples
+    table): OUTCOME_COLUMNS, text (for counting reflections), problem, answer. Ordered by
+    eval_id, problem_id, sample_idx; problem and answer are null where the problem row is
+    missing (an import without its problems)."""
+    cols = ", ".join(f"s.{c}" for c in OUTCOME_COLUMNS)
+    ids = pa.table({"eval_id": pa.array(list(eval_ids), pa.string())})
+    return store.read_table(
+        f"""
+        SELECT {cols}, s.text, p.problem, p.answer
+        FROM samples s SEMI JOIN wanted_evals w ON s.eval_id = w.eval_id
+        LEFT JOIN problems p ON p.dataset = s.dataset AND p.problem_id = s.problem_id
+        ORDER BY s.eval_id, s.problem_id, s.sample_idx
+        """,
+        views={"wanted_evals": ids},
+    )
+
+
+def problem_texts(store: Store, dataset: str, problem_ids: Sequence[str]) -> pa.Table:
+    """(problem_id, problem, answer) of the given problems of one dataset."""
+    ids = pa.table({"problem_id": pa.array(list(problem_ids), pa.string())})
+    return store.read_table(
+        """
+        SELECT p.problem_id, p.problem, p.answer FROM problems p
+        SEMI JOIN wanted_problems w ON p.problem_id = w.problem_id
+        WHERE p.dataset = ? ORDER BY p.problem_id
+        """,
+        [dataset],
+        views={"wanted_problems": ids},
+    )
+
+
+def analyses(store: Store) -> pa.Table:
+    """(eval_id, kind, settings JSON) of every stored analysis: which evals have credit and
+    pivots, and the settings (reference, clip band) they were computed with."""
+    return store.read_table("SELECT eval_id, kind, settings FROM analyses ORDER BY eval_id, kind")
