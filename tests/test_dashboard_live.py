@@ -59,7 +59,8 @@ def page_urls(live: LiveEvals) -> dict[str, dict[str, str]]:
     return {
         "views/runs.py": {},
         "views/compare.py": {"evals": every},
-        "views/trajectory.py": {"a": running["eval_id"], "b": killed["eval_id"],
+        "views/samples.py": {"evals": every},
+        "views/trajectory.py": {"evals": f"{running['eval_id']},{killed['eval_id']}",
                                 "problem": problem.as_py()},
         "views/training.py": {"runs": runs},
         "views/export.py": {"evals": every, "runs": runs},
@@ -128,10 +129,21 @@ def test_runs_page_shows_running_killed_and_failed_evals_with_progress(live, mon
     assert "rerun" in cells[failed["eval_id"]]
 
 
+def test_a_panel_without_credit_names_the_command_that_fills_it(live, monkeypatch):
+    urls = page_urls(live)
+    running = eval_row(live.db, live.running_seed)
+    at = apptest_page(live.db, "views/trajectory.py", urls["views/trajectory.py"], monkeypatch)
+    warnings = [w.value for w in at.warning]
+    # The running eval evaluates a model folder that is no run's checkpoint: the reference
+    # is the user's to name.
+    command = f"fipo-bench credit --eval {running['eval_id']} --ref REFERENCE_MODEL --db"
+    assert any(command in w for w in warnings), warnings
+
+
 def test_compare_and_export_leave_out_evals_without_samples_and_say_so(live, monkeypatch):
     urls = page_urls(live)
     killed = eval_row(live.db, live.killed_seed)
-    for page in ("views/compare.py", "views/export.py"):
+    for page in ("views/compare.py", "views/samples.py", "views/export.py"):
         at = apptest_page(live.db, page, urls[page], monkeypatch)
         warnings = " ".join(w.value for w in at.warning)
         assert "has no stored samples yet" in warnings and "left out" in warnings, page

@@ -6,7 +6,6 @@ and the reports use, so the dashboard never shows a number that disagrees with t
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,19 +14,15 @@ import numpy as np
 import pandas as pd
 
 from fipo_bench.eval.metrics import EvalMetrics, SampleOutcome, compute_metrics
-
-
-def _present(value: object) -> bool:
-    """False for None and for the NaN pandas puts in an empty cell (NaN is truthy)."""
-    return value is not None and not (isinstance(value, float) and math.isnan(value))
+from fipo_dash.status import present
 
 
 def model_label(row: Mapping) -> str:
     """The checkpoint id (run@step), else `RUN_DIR@step` for a trainer checkpoint folder
     (RUN_DIR/checkpoints/step-N), else the model folder's name or the hub id."""
-    if _present(row.get("ckpt_id")):
+    if present(row.get("ckpt_id")):
         return str(row["ckpt_id"])
-    if not _present(row.get("model_path")):
+    if not present(row.get("model_path")):
         return "?"
     path = Path(str(row["model_path"]))
     if path.parent.name == "checkpoints" and path.name.startswith("step-"):
