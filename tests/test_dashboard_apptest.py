@@ -237,7 +237,8 @@ def test_grid_links_every_cell_to_its_problem_with_every_compared_eval(dashboard
     assert len(links) == len(problems) * len(ids)
     # the clicked eval first, then the one it is compared with (never only the base)
     opened = {(evals.replace("%2C", ","), p) for evals, p in links}
-    assert opened == {(",".join([e, *(o for o in ids if o != e)]), p) for e in ids for p in problems}
+    expected = {(",".join([e, *(o for o in ids if o != e)]), p) for e in ids for p in problems}
+    assert opened == expected
     assert 'target="_self"' in html  # the same tab
 
 
@@ -437,7 +438,8 @@ def test_training_rollout_box_follows_the_run_and_a_reload_keeps_every_choice(
     assert widget(again, "selectbox", "Rollout").value == rollouts[-1]["sample_id"]
     assert widget(again, "slider", "Smoothing (EMA)").value == pytest.approx(0.6)
     assert widget(again, "selectbox", "Colour by").value == "entropy"
-    assert widget(again, "multiselect", "Metrics").value == widget(at, "multiselect", "Metrics").value
+    metrics = widget(at, "multiselect", "Metrics").value
+    assert widget(again, "multiselect", "Metrics").value == metrics
 
 
 def test_training_panels_say_when_a_metric_carries_no_information():

@@ -134,10 +134,21 @@ def test_a_panel_without_credit_names_the_command_that_fills_it(live, monkeypatc
     running = eval_row(live.db, live.running_seed)
     at = apptest_page(live.db, "views/trajectory.py", urls["views/trajectory.py"], monkeypatch)
     warnings = [w.value for w in at.warning]
-    # The running eval evaluates a model folder that is no run's checkpoint: the reference
-    # is the user's to name.
-    command = f"fipo-bench credit --eval {running['eval_id']} --ref REFERENCE_MODEL --db"
-    assert any(command in w for w in warnings), warnings
+    command = (
+        f"No credit computed for this eval: run `fipo-bench credit --eval {running['eval_id']}"
+    )
+    (note,) = [w for w in warnings if command in w]
+    # A run's checkpoint (the fixture stores the base as step 0 of its runs) is credited
+    # against the model the run started from, with that run's loss settings; any other
+    # model's reference is the user's to name.
+    run_id = running["model_run_id"]
+    if run_id:
+        (run,) = [
+            r for r in read(live.db, lambda s: s.list_runs()).to_pylist() if r["run_id"] == run_id
+        ]
+        assert f"--ref {run['model_path']} --run {run_id} --db {live.db}`" in note
+    else:
+        assert f"--ref REFERENCE_MODEL --db {live.db}`" in note
 
 
 def test_compare_and_export_leave_out_evals_without_samples_and_say_so(live, monkeypatch):

@@ -112,6 +112,7 @@ def trajectory_html(
     kinds: Sequence[str] = DEFAULT_PIVOT_KINDS,
     anchor: str = "a",
     title: str = "",
+    colour: str | None = None,
     no_pivots: str = "no pivots stored for this sample",
 ) -> Rendered:
     """HTML of one trajectory: legend-less token spans, then the list of pivot jump links.
@@ -119,7 +120,8 @@ def trajectory_html(
     tokens: rows of one sample by pos (Store.trajectory). pivots: rows (pos, kind, label,
     score) of the same sample, or None; only `kinds` are marked and listed. scale: the page's
     fitted scale (shared between panels so their colours compare). anchor: prefix of the
-    element ids, distinct per panel so several trajectories can share a page. no_pivots: what
+    element ids, distinct per panel so several trajectories can share a page. colour: the
+    eval's or run's colour (series_style), a bar beside the title. no_pivots: what
     the pivot line says when no pivot of `kinds` is stored (analysed or not: the caller knows).
     """
     values = _column(tokens, scale.spec.name)
@@ -185,7 +187,8 @@ def trajectory_html(
             f'<a href="#{anchor}-p{first}"><span class="badge" style="background:{colour}">'
             f"{kind}</span> {where} {html.escape(label)}</a>"
         )
-    header = f"<div><b>{html.escape(title)}</b></div>" if title else ""
+    bar = f' style="border-left:6px solid {colour};padding-left:6px"' if colour else ""
+    header = f"<div{bar}><b>{html.escape(title)}</b></div>" if title else ""
     pivot_block = (
         f'<div class="pvlist"><b>{len(links)} pivots</b> (click to jump): {"".join(links)}</div>'
         if links

@@ -28,6 +28,7 @@ class Panel:
     title: str
     anchor: str  # element-id prefix, distinct per panel
     missing: str = ""  # shown above the panel when it has no value of the chosen scalar
+    colour: str | None = None  # the eval's / run's colour on every page (series_style)
     no_pivots: str = "no pivots stored for this sample"
 
 
@@ -42,7 +43,7 @@ def _panel_html(data_key, panel: Panel, start: int, scale: Scale, kinds: tuple[s
     tokens, pivots = source.trajectory(panel.sample_id)
     rendered = trajectory_html(
         _window(tokens, start), pivots, scale, kinds=kinds, anchor=panel.anchor,
-        title=panel.title, no_pivots=panel.no_pivots,
+        title=panel.title, colour=panel.colour, no_pivots=panel.no_pivots,
     )  # fmt: skip
     return rendered.html
 

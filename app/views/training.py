@@ -9,11 +9,12 @@ import streamlit as st
 
 from fipo_dash import source
 from fipo_dash.figures import training_curves, validation_curves
-from fipo_dash.heatmap import DEFAULT_PIVOT_KINDS, SCALARS
+from fipo_dash.heatmap import DEFAULT_PIVOT_KINDS
 from fipo_dash.hints import rollout_note, run_band
 from fipo_dash.links import RUNS, SCALAR, split_ids
 from fipo_dash.naming import colours, run_labels
 from fipo_dash.panels import Panel, show_panels
+from fipo_dash.pickers import choose_scalar, url_index
 from fipo_dash.status import present
 
 # The curves a researcher looks at first (DESIGN.md, "Metrics"), when the runs logged them.
@@ -105,11 +106,10 @@ if not checkpoints.empty:
 
 st.subheader("Per-token credit of logged rollouts")
 cols = st.columns([3, 1, 4, 2])
-asked_run = qp.get(RUN)
 run_id = cols[0].selectbox(
     "Run",
     chosen,
-    index=chosen.index(asked_run) if asked_run in chosen else 0,
+    index=url_index(chosen, RUN),
     format_func=names_of.get,
     key="train_rollout_run",
 )
@@ -118,13 +118,10 @@ if steps.empty:
     st.info(f"Run {names_of[run_id]} logged no rollouts: the trainer stores a few per step.")
     st.stop()
 step_options = [int(s) for s in steps["step"]]
-asked_step = qp.get(STEP)
 step = cols[1].selectbox(
     "Step",
     step_options,
-    index=step_options.index(int(asked_step))
-    if asked_step and asked_step.isdigit() and int(asked_step) in step_options
-    else len(step_options) - 1,
+    index=url_index(step_options, STEP, len(step_options) - 1),
     key=f"train_rollout_step_{run_id}",
 )
 samples = source.step_outcomes(run_id, step)
@@ -142,25 +139,16 @@ def _describe(sample_id: int) -> str:
 
 
 options = list(by_id)
-asked_rollout = qp.get(ROLLOUT)
 # The options are sample ids and the key names the run and step: a new run or step is a new
 # widget, so the box never keeps the label of the previous run's rollout.
 pick = cols[2].selectbox(
     "Rollout",
     options,
-    index=options.index(int(asked_rollout))
-    if asked_rollout and asked_rollout.isdigit() and int(asked_rollout) in options
-    else 0,
+    index=url_index(options, ROLLOUT),
     format_func=_describe,
     key=f"train_rollout_sample_{run_id}_{step}",
 )
-asked_scalar = qp.get(SCALAR)
-scalar = cols[3].selectbox(
-    "Colour by",
-    SCALARS,
-    index=SCALARS.index(asked_scalar) if asked_scalar in SCALARS else 0,
-    key="train_scalar",
-)
+scalar = choose_scalar(cols[3], key="train_scalar")
 qp.update({RUN: run_id, STEP: str(step), ROLLOUT: str(pick), SCALAR: scalar})
 run_row = runs.set_index("run_id").loc[run_id].to_dict()
 show_panels(
@@ -170,6 +158,7 @@ show_panels(
             f"{names_of[run_id]} step {step}: {_describe(pick)}",
             "r",
             missing=rollout_note(names_of[run_id], scalar),
+            colour=run_colours[run_id],
             no_pivots="pivots are found for evals by `fipo-bench credit`, not for rollouts",
         )
     ],

@@ -9,7 +9,7 @@ import streamlit as st
 
 from fipo_dash import source
 from fipo_dash.compare_data import eval_label
-from fipo_dash.heatmap import DEFAULT_PIVOT_KINDS, PIVOT_KINDS, SCALARS
+from fipo_dash.heatmap import DEFAULT_PIVOT_KINDS, PIVOT_KINDS
 from fipo_dash.hints import eval_band, eval_note, pivot_note
 from fipo_dash.links import (
     EVAL_A,
@@ -25,8 +25,9 @@ from fipo_dash.links import (
     split_ids,
     split_samples,
 )
+from fipo_dash.naming import colours
 from fipo_dash.panels import Panel, show_panels
-from fipo_dash.pickers import choose_evals, with_samples
+from fipo_dash.pickers import choose_evals, choose_scalar, url_index, with_samples
 
 st.title("Trajectory")
 source.store()
@@ -46,6 +47,7 @@ if EVAL_A in qp and EVALS not in qp:  # a link of the two-panel page: a, b, sa, 
         qp.pop(old, None)
 
 progress = source.progress(evals)
+palette = colours(source.runs(), evals)
 rows = {r["eval_id"]: r for r in evals.to_dict("records")}
 labels = {e: eval_label(r) for e, r in rows.items()}
 chosen = choose_evals("Evals, side by side", labels, progress, key="traj_evals", param=EVALS)
@@ -69,21 +71,14 @@ def _problem_label(problem_id: str) -> str:
 
 
 top = st.columns([5, 2, 2])
-wanted_problem = qp.get(PROBLEM)
 problem = top[0].selectbox(
     "Problem",
     problems,
-    index=problems.index(wanted_problem) if wanted_problem in problems else 0,
+    index=url_index(problems, PROBLEM),
     format_func=_problem_label,
     key="traj_problem",
 )
-wanted_scalar = qp.get(SCALAR)
-scalar = top[1].selectbox(
-    "Colour by",
-    SCALARS,
-    index=SCALARS.index(wanted_scalar) if wanted_scalar in SCALARS else 0,
-    key="traj_scalar",
-)
+scalar = choose_scalar(top[1], key="traj_scalar")
 wanted_kinds = [k for k in split_ids(qp.get(KINDS)) if k in PIVOT_KINDS]
 kinds = top[2].multiselect(
     "Pivots shown",
@@ -145,6 +140,7 @@ for i, eval_id in enumerate(chosen):
             title=f"{labels[eval_id]} #{idx} · {verdict} · answer {answer} ·"
             f" {int(r['n_tokens'])} tokens · {r['finish_reason']}",
             anchor=f"t{i}",
+            colour=palette.eval(eval_id),
             missing=eval_note(rows[eval_id], eval_analyses, runs_by_id, scalar, source.db_path()),
             no_pivots=pivot_note(eval_analyses, tuple(kinds)),
         )

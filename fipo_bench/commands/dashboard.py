@@ -97,6 +97,8 @@ def streamlit_command(cfg: DashboardConfig) -> list[str]:
         "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "minimal",
         "--theme.base", "light",
+        # Streamlit's default accent is red: chosen evals would look like errors.
+        "--theme.primaryColor", "#1f4e79",
     ]  # fmt: skip
 
 

@@ -31,37 +31,36 @@ OUTCOME_COLUMNS = (
 def eval_overview(store: Store) -> pa.Table:
     """Every eval, oldest first, with what the pages show about it beside its stored row.
 
-    Columns: the evals columns, n_samples (0 for an eval with none stored yet), n_problems and
-    accuracy of its stored samples, dataset_problems (problems stored for its dataset: the size
-    of a running eval's target when it ran without --limit), and model_run_id / model_step: the
-    training checkpoint it evaluated, found by ckpt_id or else by its model folder being a
+    Columns: those of Store.list_evals (the evals columns, n_samples, n_problems and accuracy
+    of its stored samples), then dataset_problems (problems stored for its dataset: the size
+    of a running eval's target when it ran without --limit), and model_run_id / model_step:
+    the training checkpoint it evaluated, found by ckpt_id or else by its model folder being a
     stored checkpoint's path (the demo evaluates checkpoint folders by path). Where two runs
     share a checkpoint folder (a base model stored as step 0 of each), the first stored wins.
     """
-    return store.read_table(
-        """
-        SELECT e.*, coalesce(s.n_samples, 0) AS n_samples, s.n_problems, s.accuracy,
-               coalesce(p.dataset_problems, 0) AS dataset_problems,
-               coalesce(c.run_id, cp.run_id) AS model_run_id,
-               coalesce(c.step, cp.step) AS model_step
-        FROM evals e
-        LEFT JOIN (
-            SELECT eval_id, count(*) AS n_samples, count(DISTINCT problem_id) AS n_problems,
-                   avg(CAST(correct AS DOUBLE)) AS accuracy
-            FROM samples WHERE eval_id IS NOT NULL GROUP BY eval_id
-        ) s USING (eval_id)
-        LEFT JOIN (
-            SELECT dataset, count(*) AS dataset_problems FROM problems GROUP BY dataset
-        ) p USING (dataset)
-        LEFT JOIN checkpoints c ON c.ckpt_id = e.ckpt_id
-        LEFT JOIN (
-            SELECT path, min_by(run_id, (created_at, ckpt_id)) AS run_id,
-                   min_by(step, (created_at, ckpt_id)) AS step
-            FROM checkpoints GROUP BY path
-        ) cp ON cp.path = e.model_path
-        ORDER BY e.started_at, e.eval_id
-        """,
-    )
+    with store.reading():
+        evals = store.list_evals()
+        models = store.read_table(
+            """
+            SELECT e.eval_id, coalesce(p.dataset_problems, 0) AS dataset_problems,
+                   coalesce(c.run_id, cp.run_id) AS model_run_id,
+                   coalesce(c.step, cp.step) AS model_step
+            FROM evals e
+            LEFT JOIN (
+                SELECT dataset, count(*) AS dataset_problems FROM problems GROUP BY dataset
+            ) p USING (dataset)
+            LEFT JOIN checkpoints c ON c.ckpt_id = e.ckpt_id
+            LEFT JOIN (
+                SELECT path, min_by(run_id, (created_at, ckpt_id)) AS run_id,
+                       min_by(step, (created_at, ckpt_id)) AS step
+                FROM checkpoints GROUP BY path
+            ) cp ON cp.path = e.model_path
+            """,
+        )
+    # Arrow's join does not keep row order: carry list_evals' order through it.
+    ordered = evals.append_column("_order", pa.array(range(evals.num_rows), pa.int64()))
+    joined = ordered.join(models, "eval_id", join_type="left outer")
+    return joined.sort_by("_order").drop_columns(["_order"])
 
 
 def problem_counts(store: Store) -> pa.Table:
