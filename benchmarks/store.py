@@ -1,6 +1,7 @@
-"""Store speed: token insert rate vs raw DuckDB, and one-trajectory fetch from a big table.
+"""Store speed: token insert rate vs raw DuckDB, one-trajectory fetch, and `db merge` of shards.
 
     .venv/bin/python benchmarks/store.py [--rows-insert 2000000] [--rows-table 10000000]
+    .venv/bin/python benchmarks/store.py --only merge [--merge-rows 1000000 --merge-shards 8]
 
 1. Inserts the same Arrow token batch (sorted by (sample_id, pos), as engines emit it) once with
    a raw `INSERT INTO tokens SELECT * FROM arrow` in one transaction and once through
@@ -10,6 +11,10 @@
 2. Fills a tokens table with --rows-table rows (20,000-token trajectories, written through the
    store in batches) and times `Store.trajectory(sample_id)` for several random samples,
    open/close included (target median <= 50 ms).
+3. Writes --merge-shards shards of one eval holding --merge-rows token rows in total with the
+   shard writer (ShardStore, as `eval --shard K/N` does), then times `fipo-bench db merge`
+   into a fresh database in-process: checks, one transaction, metrics (target <= 10 s for 8
+   shards and 1M rows). Printed with the rows/s of the plain insert measured in the same run.
 """
 
 from __future__ import annotations
@@ -165,17 +170,67 @@ def bench_fetch(rows: int, workdir: Path, fetches: int) -> None:
     print("  (target median <= 50 ms)")
 
 
+def bench_merge(rows: int, n_shards: int, workdir: Path) -> None:
+    from fipo_bench.cli import main as cli
+    from fipo_bench.store.shards import ShardSpec, ShardStore
+
+    tokens_per_sample = 2_000
+    n_samples = max(n_shards, rows // tokens_per_sample)
+    per_unit = 8  # samples per write_samples call (one evaluator unit)
+    owner = "ev-merge-bench"
+    start = time.perf_counter()
+    for k in range(1, n_shards + 1):
+        shard = ShardStore(workdir / "shards", ShardSpec(k, n_shards))
+        shard.upsert_eval(
+            owner, dataset="bench", n=1, temperature=1.0, top_p=1.0, max_tokens=2048, seed=0,
+            engine="vllm",
+        )  # fmt: skip
+        mine = list(range(k - 1, n_samples, n_shards))
+        for first in range(0, len(mine), per_unit):
+            unit = mine[first : first + per_unit]
+            parts = [make_batch(owner, i, 1, tokens_per_sample, seed=i) for i in unit]
+            samples = pa.concat_tables([p[0] for p in parts])
+            tokens = pa.concat_tables([p[1] for p in parts])
+            shard.write_samples(samples, tokens)
+        shard.set_eval_status(owner, "done")
+    write_s = time.perf_counter() - start
+    size_mb = sum(p.stat().st_size for p in (workdir / "shards").rglob("*.parquet")) / 2**20
+    print(
+        f"wrote {n_shards} shards, {n_samples:,} samples, {n_samples * tokens_per_sample:,}"
+        f" token rows in {write_s:.1f} s ({size_mb:.0f} MiB of Parquet)"
+    )
+    db = workdir / "merged.duckdb"
+    start = time.perf_counter()
+    assert cli(["db", "merge", str(workdir / "shards"), "--db", str(db)]) == 0
+    merge_s = time.perf_counter() - start
+    merged = Store(db, read_only=True)
+    n_rows = merged.table_counts()["tokens"]
+    assert n_rows == n_samples * tokens_per_sample
+    assert merged.get_eval(owner)["status"] == "done"
+    print(
+        f"db merge of {n_shards} shards, {n_rows:,} token rows: {merge_s:.2f} s"
+        f" ({n_rows / merge_s / 1e6:.2f} M rows/s)  (target <= 10 s for 8 shards, 1M rows)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows-insert", type=int, default=2_000_000)
     parser.add_argument("--rows-table", type=int, default=10_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--fetches", type=int, default=9)
+    parser.add_argument("--merge-rows", type=int, default=1_000_000)
+    parser.add_argument("--merge-shards", type=int, default=8)
+    parser.add_argument("--only", choices=("insert", "fetch", "merge"), default=None)
     args = parser.parse_args()
     print(f"duckdb {duckdb.__version__}, pyarrow {pa.__version__}")
     with tempfile.TemporaryDirectory(prefix="fipo-store-bench-") as tmp:
-        bench_insert(args.rows_insert, args.repeats, Path(tmp))
-        bench_fetch(args.rows_table, Path(tmp), args.fetches)
+        if args.only in (None, "insert"):
+            bench_insert(args.rows_insert, args.repeats, Path(tmp))
+        if args.only in (None, "fetch"):
+            bench_fetch(args.rows_table, Path(tmp), args.fetches)
+        if args.only in (None, "merge"):
+            bench_merge(args.merge_rows, args.merge_shards, Path(tmp))
 
 
 if __name__ == "__main__":

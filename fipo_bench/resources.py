@@ -7,10 +7,18 @@ editable install and an installed wheel.
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
+
+# In a source checkout the package sits beside the top-level data/ folder; the installed package
+# (a wheel, or an editable install seen from another checkout) finds it as fipo_bench.data.
+_CHECKOUT_DATA = Path(__file__).resolve().parent.parent / "data"
 
 
 def data_text(name: str) -> str:
-    """The text of data file `name` (UTF-8)."""
+    """The text of data file `name` (UTF-8): this checkout's data/ first, else the package's."""
+    local = _CHECKOUT_DATA / name
+    if local.is_file():
+        return local.read_text(encoding="utf-8")
     return (resources.files("fipo_bench.data") / name).read_text(encoding="utf-8")
 
 

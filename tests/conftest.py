@@ -22,7 +22,11 @@ def shared_benchmarks() -> Path:
 
 TINY_MODEL_CACHE = PROJECT_ROOT / ".fipo-cache"
 # Everything that decides the built weights: a change in any of these files is a new cache key.
-TINY_MODEL_SOURCES = ("fipo_bench/models/*.py", "fipo_bench/tasks/synthetic.py")
+TINY_MODEL_SOURCES = (
+    "fipo_bench/models/*.py",
+    "fipo_bench/tasks/synthetic.py",
+    "data/synthetic_levels.toml",
+)
 
 
 def _tiny_model_key(settings_dict: dict) -> str:

@@ -184,13 +184,16 @@ def add_training_run(store, run_id: str, policy_dir: Path, ref_dir: Path, steps:
             mask = torch.zeros(len(records), width)
             for row, r in enumerate(records):
                 mask[row, : len(r.token_ids)] = 1.0
+            engine_logp = torch.zeros(len(records), width)
+            for row, r in enumerate(records):
+                engine_logp[row, : len(r.logprobs)] = torch.tensor(r.logprobs)
             logged = LoggedCredit(
-                padded("logp"),  # the sampling policy's log-prob of each token
-                padded("delta"),
-                padded("future_kl"),
-                padded("influence_weight"),
-                padded("entropy"),
-                mask,
+                logp=engine_logp,
+                delta=padded("delta"),
+                future_kl=padded("future_kl"),
+                influence_weight=padded("influence_weight"),
+                entropy=padded("entropy"),
+                response_mask=mask,
             )
             samples, tokens = credit_tables(run_id, step, rollouts, logged)
             store.write_samples(samples, tokens)

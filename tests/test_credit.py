@@ -19,7 +19,8 @@ import pyarrow as pa
 import pytest
 import torch
 
-from fipo_bench.algos import LossConfig, fipo_token_credit, future_kl
+from fipo_bench.algos import LossConfig, fipo_token_credit
+from fipo_bench.algos.future_kl import future_kl
 from fipo_bench.analysis.batching import plan_batches, plan_chunks
 from fipo_bench.analysis.credit import plan_credit, run_credit
 from fipo_bench.analysis.pair_scoring import Trajectory, score_pair
@@ -27,6 +28,7 @@ from fipo_bench.analysis.settings import CreditSettings
 from fipo_bench.cli import main
 from fipo_bench.errors import ConfigError, ModelError, StoreError
 from fipo_bench.store import Store
+from fipo_bench.store.analysis_queries import TOKEN_COLUMNS, token_columns
 
 N_SAMPLES = 3
 # A low safety threshold and a lower bound under 1 make the safety rule and both clip bounds
@@ -68,7 +70,7 @@ def _mark_first_sample_correct(store: Store, eval_id: str) -> None:
     """A random model never answers right, so no group would carry advantage signal: rewrite
     the stored samples (through the store's own API, tokens kept) with sample 0 correct."""
     samples = store.eval_samples(eval_id)
-    tokens = store.trajectories(samples["sample_id"].to_pylist())
+    tokens = token_columns(store, samples["sample_id"].to_pylist(), TOKEN_COLUMNS)
     correct = pa.array([idx == 0 for idx in samples["sample_idx"].to_pylist()], pa.bool_())
     samples = samples.set_column(samples.schema.get_field_index("correct"), "correct", correct)
     store.write_samples(samples, tokens)
@@ -176,7 +178,7 @@ def test_rerun_skips_stored_samples_and_new_settings_recompute_everything(evalua
     assert (again.scored_samples, again.reused_samples) == (0, 3 * N_SAMPLES)
     # As after a kill between two chunks: two samples without credit are the only ones redone.
     lost = Store(db).eval_samples(eval_id)["sample_id"].to_pylist()[:2]
-    keys = Store(db).trajectories(lost).select(["sample_id", "pos"])
+    keys = token_columns(Store(db), lost, [])  # sample_id, pos
     Store(db).update_token_credit(keys.append_column("ref_logp", pa.nulls(len(keys), pa.float32())))
     _, resumed = _credited(db, eval_id, base)
     assert (resumed.scored_samples, resumed.reused_samples) == (2, 3 * N_SAMPLES - 2)
@@ -294,7 +296,7 @@ def test_credit_command_scores_then_stores_pivots(evaluated, capsys):
     assert "reflection rate" in out
     store = Store(db, read_only=True)
     ids = store.eval_samples(eval_id)["sample_id"].to_pylist()
-    tokens = store.trajectories(ids)
+    tokens = token_columns(store, ids, ["future_kl"])
     assert tokens.num_rows > 0 and tokens["future_kl"].null_count == 0
     kinds = {k for sid in ids for k in store.pivots(sid)["kind"].to_pylist()}
     assert {"credit", "entropy"} <= kinds
@@ -379,7 +381,7 @@ def test_credit_killed_mid_run_then_rerun_equals_an_uninterrupted_run(
     for path in (whole, killed):
         store = Store(path, read_only=True)
         ids = store.eval_samples(eval_id)["sample_id"].to_pylist()
-        frame = store.trajectories(ids).to_pandas()[columns]
+        frame = token_columns(store, ids, TOKEN_COLUMNS).to_pandas()[columns]
         frames.append(frame.sort_values(["sample_id", "pos"]).reset_index(drop=True))
         assert store.get_analysis(eval_id, "credit")["settings"]["half_life"] == 6.0
     assert not frames[1].duplicated(["sample_id", "pos"]).any()

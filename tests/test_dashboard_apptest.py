@@ -16,6 +16,7 @@ from dashboard_fixture import DashboardDb, cached_dashboard_db
 
 from fipo_bench.store import Store
 from fipo_bench.store import dashboard_queries as dq
+from fipo_bench.store.analysis_queries import token_columns
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app"
@@ -257,8 +258,6 @@ def test_fixture_credit_and_pivots_are_the_analysis_pipelines(dashboard_db):
         assert credit["settings"]["ref_model"].startswith(str(dashboard_db.base_dir.resolve()))
     settings = store.get_analysis(dashboard_db.credited_eval, "pivots")["settings"]
     ids = store.eval_samples(dashboard_db.credited_eval)["sample_id"].to_pylist()
-    from fipo_bench.store.analysis_queries import token_columns
-
     tokens = token_columns(store, ids, ["future_kl"])
     assert tokens.num_rows > 0 and tokens["future_kl"].null_count == 0
     for sid in ids:

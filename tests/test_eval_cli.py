@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -143,3 +144,77 @@ def test_database_that_is_not_duckdb_exits_2_untouched(
     assert main(_args(fake_model_dir, aime24_file, db)) == 2
     assert "not a DuckDB" in capsys.readouterr().err
     assert db.read_text() == "not a database"
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--n", "3000000000"), ("--max-tokens", "3000000000"), ("--seed", "100000000000000000000")],
+)
+def test_sizes_past_the_store_column_types_exit_2_before_any_write(
+    tmp_path, capsys, aime24_file, tiny_model_dir, flag, value
+):
+    """A real model and an existing database: the value is refused, naming the flag, and the
+    file keeps exactly the rows it had (no problems row, no failed eval row)."""
+    db = tmp_path / "e.duckdb"
+    Store(db).upsert_run("other", kind="train")
+    before = Store(db, read_only=True).table_counts()
+    assert main(_args(tiny_model_dir, aime24_file, db, flag, value)) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{flag} {value}" in err and "allowed" in err and len(err.splitlines()) == 1
+    assert Store(db, read_only=True).table_counts() == before
+
+
+def test_a_hundred_million_samples_per_problem_is_refused_at_once(
+    tmp_path, capsys, aime24_file, tiny_model_dir
+):
+    db = tmp_path / "e.duckdb"
+    assert main(_args(tiny_model_dir, aime24_file, db, "--n", "100000000", "--limit", "1")) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--n 100000000" in err and "10,000,000 samples per eval" in err
+    assert len(err.splitlines()) == 1 and not db.exists()
+
+
+def test_a_prompt_longer_than_the_model_context_is_refused_before_any_write(
+    tmp_path, capsys, tiny_model_dir
+):
+    """A 5 MB problem line: the tiny model's context is 8,192 tokens."""
+    data = tmp_path / "long.jsonl"
+    rows = [{"id": "short", "problem": "1+1?", "answer": "2"},
+            {"id": "huge", "problem": "x" * 5_000_000, "answer": "1"}]  # fmt: skip
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    db = tmp_path / "e.duckdb"
+    Store(db).upsert_run("other", kind="train")
+    before = Store(db, read_only=True).table_counts()
+    args = ["eval", "--model", str(tiny_model_dir), "--dataset", str(data), "--n", "1",
+            "--max-tokens", "4", "--engine", "hf", "--db", str(db)]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "'huge'" in err and "8192" in err and len(err.splitlines()) == 1
+    assert Store(db, read_only=True).table_counts() == before
+
+
+def test_a_model_whose_weights_fail_to_load_leaves_no_database_file(
+    tmp_path, capsys, aime24_file, tiny_model_dir
+):
+    """A truncated model.safetensors passes every cheap check and fails in the engine: exit 2
+    with one line naming the model, and no (empty) database created."""
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model_dir, broken)
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    db = tmp_path / "e.duckdb"
+    assert main(_args(broken, aime24_file, db, "--limit", "1")) == 2
+    err = capsys.readouterr().err.strip()
+    assert str(broken) in err and len(err.splitlines()) == 1
+    assert not db.exists()
+
+
+def test_a_deeply_nested_json_line_is_one_data_error(tmp_path, capsys, fake_model_dir):
+    data = tmp_path / "nested.jsonl"
+    data.write_text('{"problem": "p", "answer": "1", "x": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    db = tmp_path / "e.duckdb"
+    args = ["eval", "--model", str(fake_model_dir), "--dataset", str(data), "--db", str(db)]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "nested.jsonl line 1" in err and "nested too deeply" in err
+    assert len(err.splitlines()) == 1 and not db.exists()

@@ -10,6 +10,7 @@ import pytest
 from fipo_bench.errors import ConfigError
 from fipo_bench.eval.fingerprint import model_dir_fingerprint
 from fipo_bench.eval.identity import eval_id, problems_fingerprint, unit_seed
+from fipo_bench.eval.plan import plan_units
 from fipo_bench.eval.settings import EvalSettings
 from fipo_bench.tasks.problem import Problem
 
@@ -108,3 +109,41 @@ def test_problems_per_unit_keeps_whole_problems():
     assert EvalSettings(dataset="x", n=32).problems_per_unit == 2
     assert EvalSettings(dataset="x", n=100).problems_per_unit == 1
     assert EvalSettings(dataset="x", n=2).problems_per_unit == 32
+
+
+def test_units_cover_every_sample_once_and_never_exceed_unit_samples():
+    """n larger than a unit: each problem's samples are split, so one engine call never holds
+    more than unit_samples responses, whatever --n is."""
+    problems = [Problem("x", str(i), "q", "1") for i in range(3)]
+    for n, unit in ((5, 64), (64, 64), (130, 64), (7, 2)):
+        settings = EvalSettings(dataset="x", n=n, unit_samples=unit)
+        units = plan_units(len(problems), settings)
+        keys = [key for u in units for key in u.keys(problems)]
+        assert sorted(keys) == sorted((p.problem_id, k) for p in problems for k in range(n))
+        assert max(len(u.problems) * u.n_samples for u in units) <= unit
+
+
+def test_split_problems_get_a_new_eval_id_and_one_seed_per_chunk():
+    whole = EvalSettings(dataset="x", n=64, unit_samples=64)
+    split = EvalSettings(dataset="x", n=64, unit_samples=32)
+    assert _key(whole) != _key(split)
+    assert unit_seed(0, ["1"], 0) == unit_seed(0, ["1"])  # whole-problem seeds are unchanged
+    assert unit_seed(0, ["1"], 32) != unit_seed(0, ["1"], 0)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "flag"),
+    [
+        ("n", 3_000_000_000, "--n 3000000000"),
+        ("max_tokens", 3_000_000_000, "--max-tokens 3000000000"),
+        ("seed", 10**20, "--seed 100000000000000000000"),
+        ("seed", -1, "--seed -1"),
+        ("unit_samples", 2**31, "--unit-samples 2147483648"),
+    ],
+)
+def test_sizes_past_their_storage_type_are_refused_naming_the_range(field, value, flag):
+    """n and max_tokens are INTEGER columns and seed a BIGINT: a larger value must fail here,
+    not in DuckDB after rows were written."""
+    with pytest.raises(ConfigError, match="^" + flag) as info:
+        EvalSettings(dataset="aime24", **{field: value})
+    assert "allowed: " in str(info.value) and "\n" not in str(info.value)

@@ -41,7 +41,7 @@ def aime24_file(shared_benchmarks):
 def _sample_rows(store: Store, eval_id: str) -> list[dict]:
     table = store.eval_samples(eval_id)
     cols = ["sample_id", "problem_id", "sample_idx", "text", "n_tokens", "finish_reason",
-            "extracted", "correct", "verify_status"]  # fmt: skip
+            "extracted", "correct", "verify_status", "answer_source"]  # fmt: skip
     return sorted(table.select(cols).to_pylist(), key=lambda r: r["sample_id"])
 
 
@@ -76,10 +76,11 @@ def test_hf_eval_stores_every_sample_with_tokens_and_metrics(
         assert row["finish_reason"] == "stop" or row["n_tokens"] == 12
         # Stored verdicts are what the verifier says about the stored text.
         verdict = check(gold[row["problem_id"]], row["text"])
-        assert (row["correct"], row["extracted"], row["verify_status"]) == (
+        assert (row["correct"], row["extracted"], row["verify_status"], row["answer_source"]) == (
             verdict.correct,
             verdict.extracted,
             verdict.status,
+            verdict.source,
         )
         tokens = store.trajectory(row["sample_id"])
         assert tokens.num_rows == row["n_tokens"]

@@ -18,6 +18,7 @@ from fipo_bench.analysis.settings import PivotSettings
 from fipo_bench.errors import ConfigError
 from fipo_bench.reflection import default_lexicon
 from fipo_bench.store import Store, sample_id
+from fipo_bench.store.analysis_queries import token_columns
 
 LEX = default_lexicon()
 
@@ -156,7 +157,7 @@ def test_entropy_pivots_are_the_top_share_of_the_whole_eval(tmp_path):
     store, ids = _store_with_samples(tmp_path, with_credit=True)
     summary = find_pivots(store, "ev", PivotSettings(entropy_top_percent=25))
     assert summary.kinds == ("keyword", "credit", "entropy")
-    entropy = store.trajectories(list(ids.values()))["entropy"].to_numpy()
+    entropy = token_columns(store, list(ids.values()), ["entropy"])["entropy"].to_numpy()
     assert summary.entropy_threshold == pytest.approx(np.quantile(entropy, 0.75), rel=1e-6)
     stored = sum(store.pivots(sid, "entropy").num_rows for sid in ids.values())
     assert (

@@ -1,10 +1,13 @@
-"""Reports (issue 6 item 3): every number equals an independent DuckDB/pandas computation over
-the same stored rows; the HTML file loads nothing from outside; bad input writes nothing."""
+"""Reports: every number equals an independent DuckDB/pandas computation over the same stored
+rows or the library function that defines it; columns carry run/checkpoint labels; the HTML
+file loads nothing from outside; bad input writes nothing."""
 
 from __future__ import annotations
 
 import io
+import os
 import re
+from stat import S_IMODE
 
 import duckdb
 import numpy as np
@@ -12,12 +15,14 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from fipo_bench.analysis.compare import compare_evals
 from fipo_bench.analysis.report_render import render_html, write_report
-from fipo_bench.analysis.reports import accuracy_length_fit, build_report
+from fipo_bench.analysis.reports import build_report
 from fipo_bench.cli import main
 from fipo_bench.store import Store, sample_id
 
 N = 4  # samples per problem
+LABELS = {"ev-a": "tiny-fipo@12", "ev-b": "tiny-dapo@12"}
 LOW, HIGH = 0.8, 1.2
 TEXTS = ("Wait, 2+2 is 4.", "So 4.", "Hmm. Let me re-check: 5.", "It is 5, no mistake.")
 
@@ -73,15 +78,17 @@ def db(tmp_path_factory):
     path = tmp_path_factory.mktemp("report") / "r.duckdb"
     store = Store(path)
     for i, eval_id in enumerate(("ev-a", "ev-b")):
+        run = LABELS[eval_id].split("@")[0]  # a trainer's checkpoint folder names its run
         store.upsert_eval(
             eval_id, dataset="toy", n=N, temperature=1.0, top_p=1.0, max_tokens=200, seed=0,
-            engine="hf", model_path=f"/models/{eval_id}",
+            engine="hf", model_path=f"/runs/{run}/checkpoints/step-000012",
         )  # fmt: skip
         samples, tokens = _eval_rows(eval_id, seed=i)
         store.write_samples(samples, tokens)
+        store.set_eval_status(eval_id, "done")
     # Only ev-a has credit; its record holds the bounds the report measures against.
     store.upsert_analysis("ev-a", "credit", {"influence_low": LOW, "influence_high": HIGH})
-    store.upsert_run("run-1", kind="train", algo="fipo")
+    store.upsert_run("run-1", kind="train", algo="fipo", name="tiny-fipo")
     for step in (1, 2, 3):
         store.write_train_metrics(
             "run-1", step,
@@ -100,10 +107,11 @@ def _sql(db, query: str, params=()) -> pd.DataFrame:
 
 
 def test_eval_numbers_equal_independent_duckdb_and_pandas(db):
-    report = build_report(Store(db, read_only=True), ["ev-a", "ev-b"])
-    assert list(report.evals.columns) == ["ev-a", "ev-b"]
+    report = build_report(Store(db, read_only=True), ["ev-a", "ev-b"], resamples=500)
+    assert list(report.evals.columns) == ["tiny-fipo@12", "tiny-dapo@12"]
     for eval_id in ("ev-a", "ev-b"):
-        col = report.evals[eval_id]
+        col = report.evals[LABELS[eval_id]]
+        assert col["eval id"] == eval_id
         s = _sql(db, "SELECT * FROM samples WHERE eval_id = ?", [eval_id])
         per_problem = s.groupby("problem_id")["correct"].mean()
         assert col["avg@k"] == pytest.approx(per_problem.mean())
@@ -132,8 +140,21 @@ def test_eval_numbers_equal_independent_duckdb_and_pandas(db):
         ).iloc[0]
         for stat in ("min", "q25", "mean", "median", "q75", "max"):
             assert col[f"response length {stat}"] == pytest.approx(stats[stat])
-        assert col["acc-length slope w (per 1k tokens)"] == pytest.approx(1000 * stats["slope"])
-        assert col["acc-length R^2"] == pytest.approx(stats["r2"])
+        assert col["w per 1k tokens (per sample)"] == pytest.approx(1000 * stats["slope"])
+        assert col["R^2 (per sample)"] == pytest.approx(stats["r2"])
+        low = col["w per 1k tokens (per sample) ci_low"]
+        assert (
+            low < col["w per 1k tokens (per sample)"] < col["w per 1k tokens (per sample) ci_high"]
+        )
+        per_problem = _sql(
+            db,
+            """SELECT regr_slope(acc, len) AS slope, regr_r2(acc, len) AS r2 FROM (
+                   SELECT avg(CAST(correct AS DOUBLE)) AS acc, avg(n_tokens) AS len
+                   FROM samples WHERE eval_id = ? GROUP BY problem_id)""",
+            [eval_id],
+        ).iloc[0]
+        assert col["w per 1k tokens (per problem)"] == pytest.approx(1000 * per_problem["slope"])
+        assert col["R^2 (per problem)"] == pytest.approx(per_problem["r2"])
         # Length quartiles: 24 distinct lengths -> four groups of six by rank.
         s["quartile"] = pd.qcut(s["n_tokens"].rank(method="first"), 4, labels=[1, 2, 3, 4])
         by_quartile = s.groupby("quartile", observed=True)["correct"].mean()
@@ -141,6 +162,9 @@ def test_eval_numbers_equal_independent_duckdb_and_pandas(db):
             assert col[f"accuracy length quartile {q}"] == pytest.approx(by_quartile[q])
         reflective = s["text"].str.contains(r"(?i)\b(?:wait|hmm|mistake)\b")
         assert col["reflection rate"] == pytest.approx(reflective.mean())
+        assert col["accuracy reflective"] == pytest.approx(s.loc[reflective, "correct"].mean())
+        assert col["accuracy direct"] == pytest.approx(s.loc[~reflective, "correct"].mean())
+        assert col["avg@k SE"] == pytest.approx(per_problem_sd(s) / np.sqrt(6))
     w = _sql(
         db,
         """SELECT avg(influence_weight) AS mean,
@@ -149,7 +173,7 @@ def test_eval_numbers_equal_independent_duckdb_and_pandas(db):
            FROM tokens JOIN samples USING (sample_id) WHERE eval_id = 'ev-a'""",
         [HIGH - 1e-6, LOW + 1e-6],
     ).iloc[0]
-    col = report.evals["ev-a"]
+    col = report.evals["tiny-fipo@12"]
     assert col["influence weight mean"] == pytest.approx(w["mean"])
     assert (
         col["influence weight share at upper bound"] == pytest.approx(w["upper"]) and w["upper"] > 0
@@ -157,49 +181,64 @@ def test_eval_numbers_equal_independent_duckdb_and_pandas(db):
     assert (
         col["influence weight share at lower bound"] == pytest.approx(w["lower"]) and w["lower"] > 0
     )
-    assert np.isnan(report.evals.loc["influence weight mean", "ev-b"])  # no credit, no number
+    assert np.isnan(report.evals.loc["influence weight mean", "tiny-dapo@12"])  # no credit
+
+
+def per_problem_sd(samples: pd.DataFrame) -> float:
+    return float(samples.groupby("problem_id")["correct"].mean().std(ddof=1))
+
+
+def test_differences_are_the_compare_command_numbers(db):
+    store = Store(db, read_only=True)
+    report = build_report(store, ["ev-a", "ev-b"], resamples=500, seed=4)
+    assert report.comparison is not None
+    assert (
+        report.comparison.records()
+        == compare_evals(store, ["ev-a", "ev-b"], resamples=500, seed=4).records()
+    )
 
 
 def test_training_run_lengths_per_step_come_from_train_metrics(db):
     report = build_report(Store(db, read_only=True), [], ["run-1"])
     expected = _sql(
         db,
-        """SELECT run_id, step, replace(name, 'response_length/', '') AS stat, value
+        """SELECT 'tiny-fipo' AS run, run_id, step,
+                  replace(name, 'response_length/', '') AS stat, value
            FROM train_metrics WHERE name LIKE 'response_length/%' ORDER BY stat, step""",
     )
     got = report.runs.sort_values(["stat", "step"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
 
 
-def test_fit_is_undefined_not_wrong_for_constant_inputs():
-    fit = accuracy_length_fit([5, 5, 5], [1, 0, 1])
-    assert np.isnan(fit.slope_per_token) and np.isnan(fit.r_squared)
-    flat = accuracy_length_fit([1, 2, 3], [1, 1, 1])
-    assert flat.slope_per_token == 0 and np.isnan(flat.r_squared)
-    line = accuracy_length_fit([0, 1, 2, 3], [0, 0, 1, 1])
-    assert line.slope_per_token == pytest.approx(np.polyfit([0, 1, 2, 3], [0, 0, 1, 1], 1)[0])
-
-
 @pytest.mark.parametrize("fmt", ["csv", "md", "html"])
 def test_cli_writes_each_format_with_the_report_numbers(db, tmp_path, fmt):
     out = tmp_path / f"report.{fmt}"
     argv = ["report", "--eval", "ev-a", "--eval", "ev-b", "--run", "run-1", "--format", fmt,
-            "--out", str(out), "--db", str(db)]  # fmt: skip
+            "--out", str(out), "--db", str(db), "--resamples", "500"]  # fmt: skip
     assert main(argv) == 0
     text = out.read_text()
-    report = build_report(Store(db, read_only=True), ["ev-a", "ev-b"], ["run-1"])
+    report = build_report(Store(db, read_only=True), ["ev-a", "ev-b"], ["run-1"], resamples=500)
     if fmt == "csv":
         rows = pd.read_csv(io.StringIO(text))
-        avg = rows[(rows["metric"] == "avg@k") & (rows["id"] == "ev-b")]["value"].astype(float)
-        assert avg.item() == pytest.approx(report.evals.loc["avg@k", "ev-b"])
+        avg = rows[(rows["metric"] == "avg@k") & (rows["id"] == "tiny-dapo@12")]["value"]
+        assert float(avg.item()) == pytest.approx(report.evals.loc["avg@k", "tiny-dapo@12"])
+        assert set(rows[rows["section"] == "eval"]["source_id"]) == {"ev-a", "ev-b"}
         assert len(rows[rows["section"] == "run"]) == 3 * 6
+        delta = rows[(rows["section"] == "compare") & (rows["metric"] == f"avg@{N} delta")]
+        record = report.comparison.records()[0]
+        assert float(delta["value"].item()) == pytest.approx(record["delta"])
     else:
-        assert "ev-a" in text and "run-1" in text and "reflection rate" in text
+        assert "tiny-fipo@12" in text and "tiny-dapo@12" in text and "reflection rate" in text
+        assert "Differences" in text and "95% CI" in text and "tiny-fipo" in text
     assert list(tmp_path.iterdir()) == [out]  # no temporary file left behind
+    # An ordinary file: the user's umask decides, as for any file they create (not 0600).
+    umask = os.umask(0)
+    os.umask(umask)
+    assert S_IMODE(out.stat().st_mode) == 0o666 & ~umask
 
 
 def test_html_report_is_self_contained(db):
-    report = build_report(Store(db, read_only=True), ["ev-a", "ev-b"], ["run-1"])
+    report = build_report(Store(db, read_only=True), ["ev-a", "ev-b"], ["run-1"], resamples=200)
     page = render_html(report)
     assert page.count("plotly.js v") == 1  # plotly.js inlined exactly once
     assert page.count("Plotly.newPlot(") == 3
@@ -239,3 +278,11 @@ def test_output_in_a_missing_folder_is_refused(db, tmp_path, capsys):
     assert not out.parent.exists()
     with pytest.raises(Exception, match="does not exist"):
         write_report(build_report(Store(db, read_only=True), ["ev-a"]), "md", out)
+
+
+def test_the_same_data_render_the_same_html_bytes(db):
+    """The dashboard's Export compares its download with the CLI's file byte for byte."""
+    store = Store(db, read_only=True)
+    first = render_html(build_report(store, ["ev-a", "ev-b"], ["run-1"], resamples=200))
+    again = render_html(build_report(store, ["ev-a", "ev-b"], ["run-1"], resamples=200))
+    assert first == again

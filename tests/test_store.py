@@ -20,6 +20,8 @@ from fipo_bench.store import (
     rollout_owner,
     sample_id,
 )
+from fipo_bench.store import dashboard_queries as dq
+from fipo_bench.store.analysis_queries import token_columns
 from fipo_bench.store.connection import migrate, schema_version
 from fipo_bench.store.schema import MIGRATIONS, Migration
 from fipo_bench.tasks.problem import Problem
@@ -294,7 +296,7 @@ def test_tokens_are_stored_in_key_order_whatever_order_they_arrive_in(store: Sto
     tokens = make_tokens(samples, 4)
     shuffled = tokens.take(pa.array([7, 0, 11, 3, 5, 1, 9, 2, 10, 4, 8, 6]))
     store.write_samples(samples, shuffled)
-    stored = store.trajectories(samples["sample_id"].to_pylist())
+    stored = token_columns(store, samples["sample_id"].to_pylist(), ["token_id"])
     expected = tokens.sort_by([("sample_id", "ascending"), ("pos", "ascending")])
     assert (
         stored.select(["sample_id", "pos", "token_id"]).to_pylist()
@@ -387,8 +389,11 @@ def test_training_rollouts_are_keyed_by_run_and_step(store: Store):
         for step in (1, 2)
     ]
     store.write_samples(pa.Table.from_pylist(rows), None)
-    assert store.run_samples("r1")["step"].to_pylist() == [1, 2]
-    assert store.run_samples("r1", step=2)["advantage"].to_pylist() == [0.5]
+    assert dq.rollout_steps(store, "r1").select(["step", "n_samples"]).to_pylist() == [
+        {"step": 1, "n_samples": 1},
+        {"step": 2, "n_samples": 1},
+    ]
+    assert dq.step_outcomes(store, "r1", 2)["advantage"].to_pylist() == [0.5]
 
 
 def test_done_sample_keys_lists_only_that_evals_samples(store: Store):

@@ -567,3 +567,17 @@ def test_unusable_answers_are_data_errors_naming_the_row(value):
     with pytest.raises(DataError) as excinfo:
         normalize_answer(value, where="f.jsonl line 9")
     assert one_line_error(excinfo).startswith("f.jsonl line 9: answer")
+
+
+def test_a_deeply_nested_json_line_is_a_data_error_naming_the_line(tmp_path: Path):
+    """200 KB of brackets make json recurse past Python's limit: one DataError, no
+    RecursionError."""
+    path = tmp_path / "nested.jsonl"
+    ok = json.dumps({"problem": "p", "answer": "1"})
+    path.write_text(ok + "\n" + "[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(DataError, match=r"^nested\.jsonl line 2: JSON nested too deeply"):
+        load_problems(str(path))
+    array = tmp_path / "nested.json"
+    array.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(DataError, match="nested too deeply"):
+        load_problems(str(array))

@@ -11,6 +11,8 @@ import torch
 
 from fipo_bench.cli import main
 from fipo_bench.store import Store
+from fipo_bench.store import dashboard_queries as dq
+from fipo_bench.store.analysis_queries import TOKEN_COLUMNS, token_columns
 from fipo_bench.train.checkpoint import latest_checkpoint
 from fipo_bench.train.run_dir import run_id_for
 
@@ -39,6 +41,8 @@ DESIGN_METRICS = [
     "lr",
     "seq_dropped_frac",
     "num_gen_batches",
+    "updates_per_step",
+    "advantage/length_weighted_mean",
     "reflection_rate",
     "step_time_s",
 ]
@@ -46,10 +50,9 @@ FIPO_METRICS = [
     "future_kl/mean",
     "future_kl/min",
     "future_kl/max",
-    *(
-        f"influence_weight/{s}"
-        for s in ("mean", "min", "max", "raw_mean", "clip_frac_upper", "clip_frac_lower")
-    ),
+    *(f"influence_weight/{s}" for s in ("mean", "min", "max", "raw_mean", "abs_dev_mean")),
+    *(f"influence_weight/{s}" for s in ("clip_frac", "clip_frac_upper", "clip_frac_lower")),
+    "fipo/single_update_step",
 ]
 
 
@@ -97,6 +100,8 @@ def test_tiny_preset_trains_logs_and_checkpoints(model_dir, tmp_path, preset):
         # a step whose dynamic sampling kept no group has no update metrics: say so
         if metrics[(step, "kept_groups")] == 0:
             missing = [m for m in missing if m in ("reward/mean", "acc/mean", "lr")]
+        else:  # two prompt groups, one per mini-batch: two optimiser updates
+            assert metrics[(step, "updates_per_step")] == 2.0
         assert not missing, f"step {step} lacks {missing}"
         assert all(math.isfinite(v) for (s, _), v in metrics.items() if s == step)
     store = Store(db, read_only=True)
@@ -112,7 +117,7 @@ def test_tiny_preset_trains_logs_and_checkpoints(model_dir, tmp_path, preset):
     ids = tokenizer("1+2=", return_tensors="pt")["input_ids"]
     assert torch.isfinite(model(ids).logits).all()
     # per-token credit rows of the logged rollouts
-    samples = store.run_samples(run_id_for(out)).to_pylist()
+    samples = _rollouts(store, run_id_for(out))
     if samples:
         tokens = store.trajectory(samples[0]["sample_id"]).to_pylist()
         assert len(tokens) == samples[0]["n_tokens"]
@@ -121,14 +126,24 @@ def test_tiny_preset_trains_logs_and_checkpoints(model_dir, tmp_path, preset):
     if preset == "tiny-fipo":
         _assert_fipo_weights_moved(store, out, samples, metrics)
     elif samples:  # GRPO/DAPO losses weigh every token by exactly 1
-        tokens = store.trajectories([s["sample_id"] for s in samples]).to_pylist()
+        tokens = _tokens(store, samples)
         assert {t["influence_weight"] for t in tokens} == {1.0}
+
+
+def _rollouts(store, run_id: str) -> list[dict]:
+    """Every logged rollout sample of the run (no text), by step."""
+    steps = dq.rollout_steps(store, run_id)["step"].to_pylist()
+    return [row for step in steps for row in dq.step_outcomes(store, run_id, step).to_pylist()]
+
+
+def _tokens(store, samples: list[dict]) -> list[dict]:
+    return token_columns(store, [s["sample_id"] for s in samples], TOKEN_COLUMNS).to_pylist()
 
 
 def _assert_fipo_weights_moved(store, out, samples, metrics) -> None:
     """After a step's mini-batch updates the stored weights differ from 1 (FIPO != DAPO)."""
     assert samples, "no rollout logged: dynamic sampling kept no group in 2 steps"
-    tokens = store.trajectories([s["sample_id"] for s in samples]).to_pylist()
+    tokens = _tokens(store, samples)
     weights = [t["influence_weight"] for t in tokens]
     assert max(abs(w - 1.0) for w in weights) > 1e-3
     assert all(0.8 - 1e-6 <= w <= 1.2 + 1e-6 for w in weights)  # tiny-fipo's band
@@ -208,3 +223,39 @@ def test_killed_run_leaves_its_last_checkpoint_usable(model_dir, tmp_path):
     assert resumed == 0
     assert latest_checkpoint(out).step == last.step + 1
     assert (last.step + 1, "reward/mean") in _metrics(db, out)
+
+
+def test_validation_during_training_is_an_eval_per_step_and_resume_adds_only_new_ones(
+    model_dir, tmp_path
+):
+    """--val-every 1: steps 0 (the base), 1 and 2 each get an eval linked to the run and step,
+    with val/* metrics in the step's training metrics; resuming to step 3 evaluates step 3 only
+    and duplicates nothing."""
+    out, db = tmp_path / "run", tmp_path / "fipo.duckdb"
+    val = ["--val-dataset", "synthetic", "--val-every", "1", "--val-n", "2", "--val-limit", "3"]
+    assert _train(model_dir, out, db, "tiny-grpo", 2, *val) == 0
+    run_id = run_id_for(out)
+
+    def validations() -> dict[int, dict]:
+        evals = Store(db, read_only=True).list_evals(run_id=run_id).to_pylist()
+        return {e["step"]: e for e in evals}
+
+    first = validations()
+    assert sorted(first) == [0, 1, 2]
+    assert all(e["status"] == "done" and e["n"] == 2 for e in first.values())
+    metrics = _metrics(db, out)
+    assert all((step, "val/avg@2") in metrics for step in (0, 1, 2))
+    samples_before = Store(db, read_only=True).table_counts()["samples"]
+    assert _train(model_dir, out, db, "tiny-grpo", 3, *val, "--resume") == 0
+    second = validations()
+    assert sorted(second) == [0, 1, 2, 3]
+    assert {s: e["eval_id"] for s, e in second.items() if s < 3} == {
+        s: e["eval_id"] for s, e in first.items()
+    }
+    added = Store(db, read_only=True).table_counts()["samples"] - samples_before
+    assert added == 3 * 2 + metrics_rollouts_logged_per_step()
+
+
+def metrics_rollouts_logged_per_step() -> int:
+    """Rollouts one training step stores (SMALL's run.log_rollouts_per_step)."""
+    return int(next(s for s in SMALL if s.startswith("run.log_rollouts")).split("=")[1])

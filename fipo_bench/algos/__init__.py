@@ -1,6 +1,7 @@
 """Pure math of the GRPO / DAPO / FIPO objective and the length statistics. No I/O, no package
 imports. lengths.py is numpy-only; the torch modules load on first use (PEP 562), so reading a
-length statistic does not import torch."""
+length statistic does not import torch. The function `future_kl` shares its module's name, so it
+is imported from its module: `from fipo_bench.algos.future_kl import future_kl`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ _EXPORTS = {
     "group_advantages": "advantages",
     "group_advantages_2d": "advantages",
     "decay_gamma": "future_kl",
-    "future_kl": "future_kl",
     "future_kl_chunked_reference": "future_kl",
     "influence_weights": "future_kl",
     "DEFAULT_HALF_LIFE": "losses",

@@ -54,6 +54,33 @@ def eval_command(
         str | None,
         typer.Option("--db", help=f"DuckDB file (default: ${DB_ENV_VAR}, else fipo_bench.duckdb)."),
     ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            help="K/N: run shard K of N only, written as Parquet to --out-dir (no database is"
+            " written; merge with `fipo-bench db merge DIR --db FILE`).",
+        ),
+    ] = None,
+    out_dir: Annotated[
+        str | None, typer.Option("--out-dir", help="Folder for shard files (--shard, --ray).")
+    ] = None,
+    ray: Annotated[
+        bool,
+        typer.Option("--ray", help="Run --shards shards as Ray tasks, then merge into --db."),
+    ] = False,
+    shards: Annotated[int, typer.Option("--shards", help="Number of shards with --ray.")] = 2,
+    num_gpus_per_shard: Annotated[
+        float,
+        typer.Option(
+            "--num-gpus-per-shard",
+            help="GPUs per Ray task (vLLM runs tensor parallel inside a task when > 1).",
+        ),
+    ] = 0,
+    ray_address: Annotated[
+        str | None,
+        typer.Option("--ray-address", help="Ray cluster to join (default: a local one)."),
+    ] = None,
 ) -> None:
     """Sample, verify and store n responses per problem for each model; print the metrics.
 
@@ -77,8 +104,13 @@ def eval_command(
         seed=seed,
         unit_samples=unit_samples,
     )
-    job = plan_eval(settings, model, default_db_path(db))
+    db_path = default_db_path(db)
     out = Console(highlight=False)
+    if shard is not None or ray:
+        _sharded(out, settings, model, db_path, shard, out_dir, ray, shards, num_gpus_per_shard,
+                 ray_address)  # fmt: skip
+        return
+    job = plan_eval(settings, model, db_path)
     chosen = "default" if settings.engine == "auto" else "requested"
     out.print(
         f"engine {job.engine} ({chosen}); {len(job.problems)} problems of {job.dataset} x n={n},"
@@ -99,6 +131,52 @@ def eval_command(
         f" engine {job.engine}"
     )
     out.print(metrics_table(results, title=title))
+
+
+def _sharded(out, settings, models, db_path, shard, out_dir, ray, shards, gpus, address) -> None:
+    """`--shard K/N --out-dir DIR` (one shard, no database) or `--ray` (all shards, merged)."""
+    from pathlib import Path
+
+    from fipo_bench.errors import ConfigError
+
+    if out_dir is None:
+        raise ConfigError("--shard and --ray write shard files: give --out-dir DIR")
+    if shard is not None and ray:
+        raise ConfigError("--shard runs one shard here, --ray runs them all on Ray: give one")
+    if ray:
+        from fipo_bench.integrations.ray_eval import run_ray_eval
+
+        def done(summary) -> None:
+            out.print(
+                f"shard {summary.shard}/{shards} done: {summary.generated_samples} samples"
+                f" generated, {summary.reused_samples} kept"
+            )
+
+        result = run_ray_eval(
+            settings, list(models), db_path, Path(out_dir), num_shards=shards,
+            num_gpus_per_shard=gpus, address=address, on_shard_done=done,
+        )  # fmt: skip
+        merged = result.merged
+        out.print(
+            f"merged {merged.samples:,} samples into {db_path}: eval(s)"
+            f" {', '.join(merged.complete_eval_ids)} done"
+        )
+        return
+    from fipo_bench.eval import plan_eval
+    from fipo_bench.eval.console import RichProgress
+    from fipo_bench.eval.runner import run_eval_shard
+    from fipo_bench.store.shards import ShardSpec
+
+    spec = ShardSpec.parse(shard)
+    job = plan_eval(settings, models, db_path)
+    with RichProgress(out) as progress:
+        results = run_eval_shard(job, spec, Path(out_dir), progress=progress)
+    for result in results:
+        out.print(
+            f"{result.model.ref.label}: shard {spec} of eval {result.model.eval_id} in {out_dir}:"
+            f" {result.generated_samples} samples generated, {result.reused_samples} kept"
+        )
+    out.print(f"when every shard is done: fipo-bench db merge {out_dir} --db {db_path}")
 
 
 def register(app: typer.Typer) -> None:

@@ -38,6 +38,23 @@ def train(
             " --set rewards.correctness_weight=0 makes it the only reward.",
         ),
     ] = None,
+    val_dataset: Annotated[
+        str | None,
+        typer.Option(
+            "--val-dataset",
+            help="Evaluate the live policy on this dataset or file during training (linked"
+            " evals: accuracy over steps).",
+        ),
+    ] = None,
+    val_every: Annotated[
+        int | None, typer.Option("--val-every", help="Validate every N steps (and at step 0).")
+    ] = None,
+    val_n: Annotated[
+        int | None, typer.Option("--val-n", help="Validation samples per problem (default 4).")
+    ] = None,
+    val_limit: Annotated[
+        int | None, typer.Option("--val-limit", help="Validate on the first M problems only.")
+    ] = None,
     overrides: Annotated[
         list[str] | None,
         typer.Option(
@@ -62,6 +79,16 @@ def train(
         *(overrides or []),
         *([f"rollout.data={data}"] if data is not None else []),
         *([f"rewards.reward_fn={reward_fn}"] if reward_fn is not None else []),
+        *(
+            f"validation.{key}={value}"
+            for key, value in (
+                ("dataset", val_dataset),
+                ("every", val_every),
+                ("n", val_n),
+                ("limit", val_limit),
+            )
+            if value is not None
+        ),
     ]
     config = apply_overrides(get_preset(preset), settings)
     job = TrainJob(

@@ -10,8 +10,8 @@ for each model's eval_id. Metric functions on plain records: `fipo_bench.eval.me
 """
 
 from fipo_bench.eval.metrics import EvalMetrics, SampleOutcome, compute_metrics, pass_at_k
-from fipo_bench.eval.plan import EvalJob, PlannedModel, plan_eval
-from fipo_bench.eval.runner import ModelResult, StageTimes, run_eval
+from fipo_bench.eval.plan import EvalJob, PlannedModel, plan_engine_eval, plan_eval
+from fipo_bench.eval.runner import ModelResult, StageTimes, run_eval, run_eval_with_engine
 from fipo_bench.eval.settings import EvalSettings
 from fipo_bench.eval.stored import metrics_json, outcomes_from_samples, stored_eval_metrics
 
@@ -27,7 +27,9 @@ __all__ = [
     "metrics_json",
     "outcomes_from_samples",
     "pass_at_k",
+    "plan_engine_eval",
     "plan_eval",
     "run_eval",
+    "run_eval_with_engine",
     "stored_eval_metrics",
 ]

@@ -1,9 +1,12 @@
-"""What the eval command shows: a rich progress bar (samples done / total, ETA) and the metrics
-table, one column per model so checkpoints read side by side."""
+"""What the eval command shows: a rich progress bar (samples done / total, ETA), the metrics
+table, one column per model so checkpoints read side by side, and with several models the
+difference of every model from the first with its 95% interval (fipo_bench.analysis.compare,
+the numbers `fipo-bench compare` prints)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import (
@@ -97,3 +100,33 @@ def metrics_table(results: Sequence[ModelResult], *, title: str) -> Table:
     for name, cells in rows:
         table.add_row(name, *cells)
     return table
+
+
+def differences_tables(
+    db_path: Path,
+    results: Sequence[ModelResult],
+    *,
+    resamples: int | None = None,
+    seed: int = 0,
+) -> list[Table]:
+    """With two or more models: each model against the first (paired bootstrap interval,
+    permutation p-value, wins/ties/losses over the problems), read back from the store. All
+    models of one eval command answer the same problems, so they always pair. resamples:
+    default that of `fipo-bench compare` (analysis.stats.DEFAULT_RESAMPLES)."""
+    from fipo_bench.analysis.compare import compare_evals
+    from fipo_bench.analysis.compare_render import differences_table
+    from fipo_bench.analysis.stats import DEFAULT_RESAMPLES
+    from fipo_bench.store import Store
+
+    eval_ids = list(dict.fromkeys(r.model.eval_id for r in results))
+    if len(eval_ids) < 2:
+        return []
+    store = Store(db_path, read_only=True)
+    with store.reading():
+        comparison = compare_evals(
+            store,
+            eval_ids,
+            resamples=DEFAULT_RESAMPLES if resamples is None else resamples,
+            seed=seed,
+        )
+    return [differences_table(comparison)]

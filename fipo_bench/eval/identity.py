@@ -53,9 +53,17 @@ def eval_id(
         "seed": settings.seed,
         "problems_per_unit": settings.problems_per_unit,
     }
+    if settings.samples_per_unit < settings.n:
+        # A problem's samples span several units, each with its own seed: a different sample
+        # stream from whole-problem units, hence a different eval.
+        payload["samples_per_unit"] = settings.samples_per_unit
     return "ev-" + _digest(payload)
 
 
-def unit_seed(seed: int, problem_ids: Sequence[str]) -> int:
-    """31-bit seed of one unit of work (fits every engine's seed type)."""
-    return int(_digest([seed, list(problem_ids)], size=4), 16) & 0x7FFFFFFF
+def unit_seed(seed: int, problem_ids: Sequence[str], first_sample: int = 0) -> int:
+    """31-bit seed of one unit of work (fits every engine's seed type). `first_sample` > 0 for
+    the later units of a problem whose samples span several units."""
+    key: list = [seed, list(problem_ids)]
+    if first_sample:
+        key.append(first_sample)
+    return int(_digest(key, size=4), 16) & 0x7FFFFFFF

@@ -1,7 +1,9 @@
 """Eval metrics from verified samples: avg@k, cons@k, pass@k, response-length statistics.
 
-Pure functions over `SampleOutcome` records (no I/O), so the end-of-run table, the store query
-and the dashboard all compute the same numbers from the same code.
+Pure functions over `SampleOutcome` records (no I/O). `problem_scores` reduces an eval to one
+row per problem (samples, correct, majority-vote outcome, the pass@k curve); `compute_metrics`
+averages those rows over problems, and the comparison statistics (fipo_bench.analysis.stats)
+resample the same rows. Length statistics and quartiles are `fipo_bench.algos.lengths`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,27 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import numpy as np
+
+from fipo_bench.algos.lengths import QuartileAccuracy, length_stats
+from fipo_bench.algos.lengths import accuracy_by_length_quartile as _quartiles
+
+__all__ = [
+    "EvalMetrics",
+    "ProblemScores",
+    "SampleOutcome",
+    "accuracy_by_length_quartile",
+    "compute_metrics",
+    "cons_correct",
+    "length_stats",
+    "majority_vote",
+    "normalise_answer",
+    "pass_at_k",
+    "pass_at_k_curve",
+    "pass_k_values",
+    "problem_scores",
+]
+
+LengthQuartile = QuartileAccuracy
 
 
 @dataclass(frozen=True)
@@ -28,17 +51,6 @@ class SampleOutcome:
 
 
 @dataclass(frozen=True)
-class LengthQuartile:
-    """Accuracy of the samples whose response length falls in one quarter of the length ranking."""
-
-    quartile: int  # 1 (shortest) .. 4 (longest)
-    num_samples: int
-    min_tokens: int
-    max_tokens: int
-    accuracy: float
-
-
-@dataclass(frozen=True)
 class EvalMetrics:
     n: int  # samples per problem (the smallest count when an eval is incomplete)
     num_problems: int
@@ -47,7 +59,7 @@ class EvalMetrics:
     cons_at_n: float
     pass_at_k: dict[int, float]  # k = 1, 2, 4, ... <= n
     response_length: dict[str, float]  # min, q25, mean, median, q75, max (tokens)
-    accuracy_by_length_quartile: tuple[LengthQuartile, ...]
+    accuracy_by_length_quartile: tuple[QuartileAccuracy, ...]
     per_problem_accuracy: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> dict[str, float]:
@@ -101,6 +113,19 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - float(np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
 
 
+def pass_at_k_curve(n: int, c: int, k_max: int) -> np.ndarray:
+    """[pass@1, ..., pass@k_max] of one problem with c of n samples correct (k_max <= n).
+
+    C(n-c, k) / C(n, k) = prod_{j=1..k} (n-c-j+1) / (n-j+1): one cumulative product gives the
+    whole curve (the factor is 0 from k = n-c+1 on, where pass@k is 1)."""
+    if not 0 <= c <= n or not 0 <= k_max <= n:
+        raise ValueError(
+            f"pass_at_k_curve needs 0 <= c <= n and k_max <= n; got {n=} {c=} {k_max=}"
+        )
+    j = np.arange(1, k_max + 1, dtype=np.float64)
+    return 1.0 - np.cumprod((n - c - j + 1) / (n - j + 1))
+
+
 def pass_k_values(n: int) -> list[int]:
     """k = 1, 2, 4, ... <= n (the paper reports pass@32 for n = 32)."""
     ks, k = [], 1
@@ -138,41 +163,68 @@ def cons_correct(samples: Sequence[SampleOutcome]) -> bool:
     return winner is not None and winner.correct
 
 
-def length_stats(lengths: Sequence[int]) -> dict[str, float]:
-    arr = np.asarray(lengths, dtype=np.float64)
-    if arr.size == 0:
-        return {}
-    q25, median, q75 = np.quantile(arr, [0.25, 0.5, 0.75])
-    return {
-        "min": float(arr.min()),
-        "q25": float(q25),
-        "mean": float(arr.mean()),
-        "median": float(median),
-        "q75": float(q75),
-        "max": float(arr.max()),
-    }
+def accuracy_by_length_quartile(samples: Sequence[SampleOutcome]) -> tuple[QuartileAccuracy, ...]:
+    """Accuracy per length quartile over all samples (tie rule: `algos.lengths`)."""
+    return _quartiles([s.n_tokens for s in samples], [float(s.correct) for s in samples])
 
 
-def accuracy_by_length_quartile(samples: Sequence[SampleOutcome]) -> tuple[LengthQuartile, ...]:
-    """Split samples into four equal-count groups by length rank (ties broken by problem and
-    sample index) rather than by threshold: many equal lengths (e.g. all hit max_tokens) would
-    otherwise leave quartiles empty."""
-    ordered = sorted(samples, key=lambda s: (s.n_tokens, s.problem_id, s.sample_idx))
-    out = []
-    for i, group in enumerate(np.array_split(np.arange(len(ordered)), 4), start=1):
-        if group.size == 0:
-            continue
-        chunk = [ordered[j] for j in group]
-        out.append(
-            LengthQuartile(
-                quartile=i,
-                num_samples=len(chunk),
-                min_tokens=chunk[0].n_tokens,
-                max_tokens=chunk[-1].n_tokens,
-                accuracy=sum(s.correct for s in chunk) / len(chunk),
-            )
-        )
-    return tuple(out)
+@dataclass(frozen=True)
+class ProblemScores:
+    """One eval reduced to one row per problem (problems sorted by id): what every
+    eval-level metric averages and what paired comparisons resample.
+
+    n is the smallest sample count of any problem; pass_curve[:, k-1] is each problem's
+    unbiased pass@k for k = 1..n (computed from that problem's own sample count)."""
+
+    problem_ids: tuple[str, ...]
+    n_samples: np.ndarray  # [P] int
+    n_correct: np.ndarray  # [P] int
+    cons_correct: np.ndarray  # [P] bool: majority-voted answer correct
+    pass_curve: np.ndarray  # [P, n] float64
+
+    @property
+    def n(self) -> int:
+        return int(self.pass_curve.shape[1])
+
+    @property
+    def num_problems(self) -> int:
+        return len(self.problem_ids)
+
+    @property
+    def accuracy(self) -> np.ndarray:
+        """[P] per-problem accuracy c/n (avg@k of each problem)."""
+        return self.n_correct / self.n_samples
+
+    def per_problem(self, metric: str, k: int) -> np.ndarray:
+        """[P] per-problem values of avg@k, cons@k or pass@k (the eval value is their mean)."""
+        if metric == "avg@k":
+            return self.accuracy
+        if metric == "cons@k":
+            return self.cons_correct.astype(np.float64)
+        if metric == "pass@k":
+            if not 1 <= k <= self.n:
+                raise ValueError(f"pass@{k} needs 1 <= k <= n = {self.n}")
+            return self.pass_curve[:, k - 1]
+        raise ValueError(f"metric {metric!r} is unknown; allowed: avg@k, cons@k, pass@k")
+
+
+def problem_scores(samples: Iterable[SampleOutcome]) -> ProblemScores:
+    """Per-problem rows of an eval; ValueError for no samples."""
+    by_problem: dict[str, list[SampleOutcome]] = defaultdict(list)
+    for s in samples:
+        by_problem[s.problem_id].append(s)
+    if not by_problem:
+        raise ValueError("problem_scores needs at least one sample")
+    ids = tuple(sorted(by_problem))
+    groups = [by_problem[p] for p in ids]
+    n_samples = np.array([len(g) for g in groups], dtype=np.int64)
+    n_correct = np.array([sum(s.correct for s in g) for g in groups], dtype=np.int64)
+    n = int(n_samples.min())
+    curve = np.stack(
+        [pass_at_k_curve(int(m), int(c), n) for m, c in zip(n_samples, n_correct, strict=True)]
+    )
+    cons = np.array([cons_correct(g) for g in groups], dtype=bool)
+    return ProblemScores(ids, n_samples, n_correct, cons, curve)
 
 
 def compute_metrics(samples: Iterable[SampleOutcome]) -> EvalMetrics:
@@ -180,30 +232,21 @@ def compute_metrics(samples: Iterable[SampleOutcome]) -> EvalMetrics:
     samples = list(samples)
     if not samples:
         raise ValueError("compute_metrics needs at least one sample")
-    by_problem: dict[str, list[SampleOutcome]] = defaultdict(list)
-    for s in samples:
-        by_problem[s.problem_id].append(s)
-    n = min(len(group) for group in by_problem.values())
-    ks = pass_k_values(n)
-    per_problem = {
-        pid: sum(s.correct for s in group) / len(group) for pid, group in sorted(by_problem.items())
-    }
-    pass_sums = dict.fromkeys(ks, 0.0)
-    cons_sum = 0
-    for group in by_problem.values():
-        c = sum(s.correct for s in group)
-        for k in ks:
-            pass_sums[k] += pass_at_k(len(group), c, k)
-        cons_sum += cons_correct(group)
-    num_problems = len(by_problem)
+    scores = problem_scores(samples)
+    accuracy = scores.accuracy
     return EvalMetrics(
-        n=n,
-        num_problems=num_problems,
+        n=scores.n,
+        num_problems=scores.num_problems,
         num_samples=len(samples),
-        avg_at_n=math.fsum(per_problem.values()) / num_problems,
-        cons_at_n=cons_sum / num_problems,
-        pass_at_k={k: v / num_problems for k, v in pass_sums.items()},
+        avg_at_n=math.fsum(accuracy) / scores.num_problems,
+        cons_at_n=float(scores.cons_correct.mean()),
+        pass_at_k={
+            k: math.fsum(scores.pass_curve[:, k - 1]) / scores.num_problems
+            for k in pass_k_values(scores.n)
+        },
         response_length=length_stats([s.n_tokens for s in samples]),
         accuracy_by_length_quartile=accuracy_by_length_quartile(samples),
-        per_problem_accuracy=per_problem,
+        per_problem_accuracy={
+            p: float(a) for p, a in zip(scores.problem_ids, accuracy, strict=True)
+        },
     )

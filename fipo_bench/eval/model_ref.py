@@ -15,7 +15,7 @@ from typing import Literal
 from fipo_bench.errors import ModelError
 from fipo_bench.eval.fingerprint import model_dir_fingerprint
 
-ModelKind = Literal["dir", "checkpoint", "hub"]
+ModelKind = Literal["dir", "checkpoint", "hub", "live"]  # live: an engine the caller holds
 
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 _RUN_STEP = re.compile(r"(?P<run_id>[^:/\\]+):(?P<step>\d+)")

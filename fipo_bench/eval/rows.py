@@ -30,6 +30,7 @@ SAMPLE_SCHEMA = pa.schema(
         ("extracted", pa.string()),
         ("correct", pa.bool_()),
         ("verify_status", pa.string()),
+        ("answer_source", pa.string()),  # which marker the answer came from (box, ...)
     ]
 )
 TOKEN_SCHEMA = pa.schema(
@@ -81,6 +82,7 @@ def unit_rows(
             ("extracted", result.extracted),
             ("correct", result.correct),
             ("verify_status", result.status),
+            ("answer_source", result.source),
         ):
             sample_cols[name].append(value)
         length = record.n_tokens

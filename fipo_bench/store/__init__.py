@@ -29,8 +29,7 @@ Reads (pyarrow.Table unless noted; `.to_pandas()` for a frame)
     list_runs(kind=None), get_run(run_id) -> dict | None, checkpoints(run_id),
     problems(dataset), list_evals(run_id=None, dataset=None), get_eval(eval_id) -> dict | None,
     done_sample_keys(eval_id) -> set[(problem_id, sample_idx)],
-    eval_samples(eval_id, problem_id=None), run_samples(run_id, step=None),
-    trajectory(sample_id), trajectories(sample_ids), pivots(sample_id, kind=None),
+    eval_samples(eval_id, problem_id=None), trajectory(sample_id), pivots(sample_id, kind=None),
     train_metrics(run_id, names=None), get_analysis(eval_id, kind) -> dict | None,
     table_counts() -> dict, info() -> StoreInfo, export_table(table, format, out) -> Path
     read_table(sql, params, views={name: pa.Table}) -> pa.Table   # for the store's own query

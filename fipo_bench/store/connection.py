@@ -42,7 +42,10 @@ def _path_lock(path: Path) -> threading.RLock:
 
 
 def _is_lock_error(exc: duckdb.Error) -> bool:
-    return "lock" in str(exc).lower()
+    # DuckDB: 'Could not set lock on file "...": Conflicting lock is held in ... (PID n)'.
+    # Match the phrase, not the word: a path may contain "lock".
+    message = str(exc).lower()
+    return "could not set lock" in message or "conflicting lock" in message
 
 
 _DISK_FULL = ("no space left on device", "disk full", "disk quota exceeded")
@@ -61,9 +64,10 @@ def store_error(exc: BaseException, path: Path, doing: str) -> StoreError:
             f"disk full: the {doing} on database {path} failed and was rolled back; free space"
             f" on {path.resolve().parent} and rerun (stored data is intact and the run resumes)"
         )
-    if any(k in low for k in _NOT_WRITABLE):
+    reason = next((k for k in _NOT_WRITABLE if k in low), None)
+    if reason is not None:
         return StoreError(
-            f"cannot {doing} database {path}: its folder or file is not writable ({first_line});"
+            f"cannot {doing} database {path}: {reason} (its folder or file is not writable);"
             " use a writable --db location"
         )
     if any(k in low for k in _TRUNCATED):

@@ -10,6 +10,7 @@ import duckdb
 
 from fipo_bench.errors import StoreError
 from fipo_bench.store.batches import one_of
+from fipo_bench.store.connection import store_error
 from fipo_bench.store.schema import TABLES
 
 EXPORT_FORMATS = ("parquet", "csv")
@@ -42,8 +43,11 @@ def check_export(table: str, format: str, out: str | os.PathLike[str]) -> Path:
     return out_path
 
 
-def copy_table(con: duckdb.DuckDBPyConnection, table: str, format: str, out_path: Path) -> Path:
-    """COPY `table` (in key order) to a temporary file beside `out_path`, then rename it."""
+def copy_table(
+    con: duckdb.DuckDBPyConnection, db_path: Path, table: str, format: str, out_path: Path
+) -> Path:
+    """COPY `table` of database `db_path` (in key order) to a temporary file beside
+    `out_path`, then rename it."""
     try:
         fd, tmp_name = tempfile.mkstemp(
             prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent
@@ -57,10 +61,19 @@ def copy_table(con: duckdb.DuckDBPyConnection, table: str, format: str, out_path
     try:
         options = "FORMAT parquet" if format == "parquet" else "FORMAT csv, HEADER true"
         escaped = str(tmp).replace("'", "''")
-        con.execute(
-            f"COPY (SELECT * FROM {table} {_EXPORT_ORDER[table]}) TO '{escaped}' ({options})"
-        )
+        query = f"SELECT * FROM {table} {_EXPORT_ORDER[table]}"
+        con.execute(f"COPY ({query}) TO '{escaped}' ({options})")
         os.replace(tmp, out_path)
+    except (duckdb.Error, OSError) as exc:
+        tmp.unlink(missing_ok=True)
+        if "no space left" in str(exc).lower():
+            raise StoreError(
+                f"disk full: cannot write {out_path}; free space on {out_path.parent} or"
+                " choose another --out (nothing was written)"
+            ) from exc
+        if isinstance(exc, duckdb.Error):  # e.g. a damaged database block
+            raise store_error(exc, db_path, "export") from exc
+        raise StoreError(f"cannot write {out_path}: {exc.strerror or exc}") from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

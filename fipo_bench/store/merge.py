@@ -14,6 +14,7 @@ them): the caller recomputes them for `MergeResult.complete_eval_ids` and marks 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from dataclasses import dataclass
@@ -82,6 +83,7 @@ class MergeResult:
     tokens: int
 
 
+@functools.cache
 def _expected_schemas() -> dict[str, pa.Schema]:
     """Arrow schema of each shard table, from an in-memory database with the real schema."""
     con = duckdb.connect(":memory:")
@@ -306,7 +308,8 @@ def _eval_fields(row: dict[str, Any]) -> dict[str, Any]:
 
 def write_merge(con: duckdb.DuckDBPyConnection, plan: ShardPlan) -> MergeResult:
     """Write the checked shards inside the caller's transaction (`Store.merge_shards`)."""
-    columns = {t: list(_expected_schemas()[t].names) for t in SHARD_TABLES}
+    schemas = _expected_schemas()
+    columns = {t: list(schemas[t].names) for t in SHARD_TABLES}
 
     def cols(table: str) -> str:
         return ", ".join(f'"{c}"' for c in columns[table])

@@ -163,33 +163,8 @@ def eval_samples(
     )
 
 
-def run_samples(
-    con: duckdb.DuckDBPyConnection, run_id: str, *, step: int | None = None
-) -> pa.Table:
-    return _table(
-        con,
-        """
-        SELECT * FROM samples WHERE run_id = ? AND (? IS NULL OR step = ?)
-        ORDER BY step, problem_id, sample_idx
-        """,
-        [run_id, step, step],
-    )
-
-
 def trajectory(con: duckdb.DuckDBPyConnection, sample_id: int) -> pa.Table:
     return _table(con, "SELECT * FROM tokens WHERE sample_id = ? ORDER BY pos", [sample_id])
-
-
-def trajectories(con: duckdb.DuckDBPyConnection, sample_ids: Sequence[int]) -> pa.Table:
-    ids = pa.table({"sample_id": pa.array(list(sample_ids), pa.int64())})
-    return read_with_views(
-        con,
-        """
-        SELECT t.* FROM tokens t SEMI JOIN wanted_ids w ON t.sample_id = w.sample_id
-        ORDER BY t.sample_id, t.pos
-        """,
-        views={"wanted_ids": ids},
-    )
 
 
 def pivots(con: duckdb.DuckDBPyConnection, sample_id: int, kind: str | None = None) -> pa.Table:

@@ -361,20 +361,10 @@ class Store:
         with self._reader() as con:
             return queries.eval_samples(con, eval_id, problem_id=problem_id)
 
-    def run_samples(self, run_id: str, *, step: int | None = None) -> pa.Table:
-        """Training rollout samples of a run (optionally one step)."""
-        with self._reader() as con:
-            return queries.run_samples(con, run_id, step=step)
-
     def trajectory(self, sample_id: int) -> pa.Table:
         """Token rows of one sample, by pos (empty table if none stored)."""
         with self._reader() as con:
             return queries.trajectory(con, sample_id)
-
-    def trajectories(self, sample_ids: Sequence[int]) -> pa.Table:
-        """Token rows of several samples, by (sample_id, pos)."""
-        with self._reader() as con:
-            return queries.trajectories(con, sample_ids)
 
     def pivots(self, sample_id: int, kind: str | None = None) -> pa.Table:
         """Pivots of one sample (optionally one kind), by pos."""
@@ -417,4 +407,4 @@ class Store:
         """
         out_path = export.check_export(table, format, out)
         with self._reader() as con:
-            return export.copy_table(con, table, format, out_path)
+            return export.copy_table(con, self.path, table, format, out_path)

@@ -22,6 +22,7 @@ from fipo_bench.tasks.prompts import unwrap_dapo
 from fipo_bench.tasks.repair import normalize_answer, repair_escapes
 
 FILE_SUFFIXES = (".jsonl", ".json", ".parquet")
+_TOO_DEEP = "JSON nested too deeply to read; expected one flat object per problem"
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,8 @@ def _read_json(path: Path) -> list[SourceRow]:
             document = json.loads(text)
         except json.JSONDecodeError:
             pass
+        except RecursionError:
+            raise DataError(f"{path}: {_TOO_DEEP}") from None
         else:
             if not isinstance(document, list):
                 raise DataError(
@@ -110,6 +113,10 @@ def _read_json(path: Path) -> list[SourceRow]:
             obj = json.loads(line)
         except json.JSONDecodeError as err:
             raise DataError(f"{where}: not valid JSON ({err.msg} at column {err.colno})") from err
+        except RecursionError:
+            # json recurses once per nesting level: a pathological line would otherwise end in
+            # a RecursionError traceback.
+            raise DataError(f"{where}: {_TOO_DEEP}") from None
         rows.append(SourceRow(where, len(rows), _as_object(obj, where)))
     return rows
 

@@ -20,8 +20,10 @@ import torch
 
 from fipo_bench.algos.losses import agg_normalizer, aggregate
 from fipo_bench.config import TrainConfig
+from fipo_bench.engines.hf import HFEngine
 from fipo_bench.errors import FipoBenchError
 from fipo_bench.store import Store
+from fipo_bench.train import validation
 from fipo_bench.train.checkpoint import (
     remove_partial_saves,
     restore_rng,
@@ -31,6 +33,7 @@ from fipo_bench.train.checkpoint import (
 from fipo_bench.train.credit import token_credit
 from fipo_bench.train.credit_rows import credit_tables, pick_logged_rows
 from fipo_bench.train.data_order import DataOrderState
+from fipo_bench.train.metrics import LENGTH_WEIGHTED_ADVANTAGE, length_weighted_advantage_mean
 from fipo_bench.train.prepare import PreparedRun, prepare
 from fipo_bench.train.reporting import ConsoleProgress, open_trackers
 from fipo_bench.train.rollout import collect_rollouts
@@ -118,6 +121,28 @@ def run_prepared(run: PreparedRun) -> TrainResult:
                 if progress is not None:
                     progress.notice(text)
 
+        def validate(step: int, model_path: Path | None) -> None:
+            """The evaluator on the live policy as this run's validation at `step`."""
+            if engine.name == "hf":  # the eval stores the engine's log-probs: score them
+                val_engine = HFEngine.from_model(policy, tokenizer, score_logprobs=True)
+            else:
+                engine.sync_weights(policy.state_dict())
+                val_engine = engine
+            val = validation.validate_step(
+                val_engine,
+                cfg,
+                run_id=run.run_id,
+                step=step,
+                db_path=job.db_path,
+                model_path=None if model_path is None else str(model_path),
+            )
+            store.write_train_metrics(run.run_id, step, val)
+            for tracker in trackers:
+                tracker.log(step, val)
+
+        if validation.due(cfg, done):  # the starting model (or a validation a kill interrupted)
+            validate(done, None if run.resume_from is None else run.resume_from.path)
+
         for step in range(done + 1, job.steps + 1):
             started = time.perf_counter()
             if engine.name != "hf":
@@ -170,6 +195,7 @@ def run_prepared(run: PreparedRun) -> TrainResult:
             if progress is not None:
                 progress.update(step, metrics)
 
+            saved = None
             if step == job.steps or (cfg.run.save_every > 0 and step % cfg.run.save_every == 0):
                 state = {
                     "step": step,
@@ -179,9 +205,11 @@ def run_prepared(run: PreparedRun) -> TrainResult:
                     "rng": rng_state(),
                     "data_order": {"epoch": order_state.epoch, "position": order_state.position},
                 }
-                path = save_checkpoint(job.out_dir, step, policy, tokenizer, state)
-                store.add_checkpoint(run.run_id, step, path)
-                written.append(path)
+                saved = save_checkpoint(job.out_dir, step, policy, tokenizer, state)
+                store.add_checkpoint(run.run_id, step, saved)
+                written.append(saved)
+            if validation.due(cfg, step):  # after the save: credit can later score that folder
+                validate(step, saved)
     return TrainResult(
         run_id=run.run_id,
         out_dir=job.out_dir,
@@ -223,6 +251,10 @@ def _learn(
     result = update_policy(policy, optimizer, batch, groups, old_logp, cfg, ref_logp=ref_logp)
     metrics = {
         **result.metrics,
+        # sum of token advantages / response tokens over the kept batch (paper 5.2, note 2)
+        LENGTH_WEIGHTED_ADVANTAGE: length_weighted_advantage_mean(
+            batch.advantages, batch.response_mask
+        ),
         # the rollout policy's entropy, aggregated like the loss (verl's actor/entropy)
         "entropy": _aggregated(old_entropy, batch, cfg),
         **_rollout_logp_gap(batch, old_logp, cfg),

@@ -5,36 +5,45 @@ Names follow DESIGN.md ("Metrics"), which follows verl/TRL.
 
 from __future__ import annotations
 
-import re
+import math
 from collections.abc import Iterable, Mapping, Sequence
 
 import torch
 
-# A response "reflects" when it revisits its own work; the synthetic traces use "Wait,".
-REFLECTION_PATTERN = re.compile(
-    r"\b(wait|let me re-?check|let me double[- ]check|re-?check|on second thought)\b",
-    re.IGNORECASE,
-)
-
-
-def has_reflection(text: str) -> bool:
-    return REFLECTION_PATTERN.search(text) is not None
+from fipo_bench.algos import lengths
+from fipo_bench.reflection import has_reflection
 
 
 def length_stats(lengths_tokens: Sequence[int]) -> dict[str, float]:
-    """response_length/{min,q25,mean,median,q75,max} over the rollout batch."""
-    if not lengths_tokens:
-        return {}
-    x = torch.as_tensor(list(lengths_tokens), dtype=torch.float64)
-    q = torch.quantile(x, torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))
-    return {
-        "response_length/min": float(x.min()),
-        "response_length/q25": float(q[0]),
-        "response_length/mean": float(x.mean()),
-        "response_length/median": float(q[1]),
-        "response_length/q75": float(q[2]),
-        "response_length/max": float(x.max()),
-    }
+    """response_length/{min,q25,mean,median,q75,max} over the rollout batch (algos.lengths)."""
+    return {f"response_length/{k}": v for k, v in lengths.length_stats(lengths_tokens).items()}
+
+
+LENGTH_WEIGHTED_ADVANTAGE = "advantage/length_weighted_mean"
+
+
+def length_weighted_advantage_mean(advantages: torch.Tensor, response_mask: torch.Tensor) -> float:
+    """sum_i sum_t A_i,t / sum_i L_i over the responses an update used (paper section 5.2,
+    footnote 2; Figures 4(c) and 6): the token-level group-relative advantage summed over every
+    response token of the step, divided by the total response length.
+
+    advantages: [N] (one advantage per response, broadcast to its tokens as GRPO/DAPO/FIPO do)
+    or [N, T] per token; response_mask: [N, T], 1 on response tokens. Pass the rows kept after
+    dynamic sampling. A long response with A > 0 pulls the value up more than a short one, so
+    the number rises when longer responses earn the positive advantages. NaN for no tokens."""
+    mask = response_mask.to(torch.float64)
+    adv = advantages.to(torch.float64)
+    if adv.dim() == 1:
+        adv = adv[:, None]
+    if mask.dim() != 2 or adv.shape[0] != mask.shape[0] or adv.shape[1] not in (1, mask.shape[1]):
+        raise ValueError(
+            f"advantages {tuple(advantages.shape)} do not match response_mask"
+            f" {tuple(response_mask.shape)}; expected [N] or [N, T] with the mask [N, T]"
+        )
+    total_tokens = float(mask.sum())
+    if total_tokens == 0:
+        return math.nan
+    return float((adv * mask).sum()) / total_tokens
 
 
 def rollout_stats(

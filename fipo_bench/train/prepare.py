@@ -16,6 +16,7 @@ from typing import Any
 from fipo_bench.config import TrainConfig, config_to_dict
 from fipo_bench.errors import ConfigError, DataError, StoreError
 from fipo_bench.tasks.problem import Problem
+from fipo_bench.train import validation
 from fipo_bench.train.checkpoint import CheckpointRef, latest_checkpoint, load_trainer_state
 from fipo_bench.train.job import TrainJob
 from fipo_bench.train.reporting import check_trackers
@@ -81,6 +82,7 @@ def prepare(job: TrainJob) -> PreparedRun:
     _quiet_transformers()
     tokenizer = load_tokenizer(weights)
     problems, n_dropped = _load_problems(cfg, tokenizer)
+    val_tokens = validation.context_tokens(cfg, tokenizer)
     policy = load_causal_lm(weights, dtype=cfg.run.dtype)
     reference = None
     if cfg.loss.kl_coef > 0:
@@ -105,7 +107,7 @@ def prepare(job: TrainJob) -> PreparedRun:
         tokenizer=tokenizer,
         reference=reference,
         pad_token_id=int(pad),
-        make_engine=_engine_factory(job.engine, weights, cfg),
+        make_engine=_engine_factory(job.engine, weights, cfg, val_tokens),
         plugin_reward=plugin,
     )
 
@@ -154,7 +156,9 @@ def _quiet_transformers() -> None:
     hf_logging.disable_progress_bar()
 
 
-def _engine_factory(engine: str, weights: str, cfg: TrainConfig) -> Callable[[Any, Any], Any]:
+def _engine_factory(
+    engine: str, weights: str, cfg: TrainConfig, val_tokens: int
+) -> Callable[[Any, Any], Any]:
     def build(policy: Any, tokenizer: Any) -> Any:
         if engine == "hf":
             from fipo_bench.engines.hf import HFEngine
@@ -170,8 +174,9 @@ def _engine_factory(engine: str, weights: str, cfg: TrainConfig) -> Callable[[An
         from fipo_bench.engines import make_engine
 
         # vLLM loads the weights once from disk; the loop syncs the live policy every step.
-        # Its KV cache is sized for the longest training sequence, not the model's context.
-        max_len = cfg.rollout.max_prompt_tokens + cfg.rollout.max_response_tokens
+        # Its KV cache is sized for the longest training (or validation) sequence, not the
+        # model's context.
+        max_len = max(cfg.rollout.max_prompt_tokens + cfg.rollout.max_response_tokens, val_tokens)
         return make_engine("vllm", weights, dtype=cfg.run.dtype, max_model_len=max_len)
 
     return build

@@ -1,9 +1,9 @@
 """The verifier's public entry points: `check` one response, `check_many` a batch, in order.
 
-Per item, cheapest first: extract the answer in this process (no answer -> "no_answer"); both
-gold and answer plain integers -> compare as integers ("025" == 25, no sympy: the AIME case);
-a cached verdict; otherwise math-verify in a worker process under a hard deadline (pool.py).
-Identical (gold, answer) pairs in one batch are judged once.
+Per item, cheapest first: extract the answer in this process (extract.py); decide what needs no
+sympy (rules.py: no answer, hedges, integers, clock times); a cached verdict; otherwise
+math-verify in a worker process under a hard deadline (pool.py). Identical math-verify pairs in
+one batch are judged once.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from fipo_bench.errors import VerifyError
 from fipo_bench.verify import pool
 from fipo_bench.verify.cache import CacheInfo, VerdictCache
-from fipo_bench.verify.extract import extract_answer, plain_integer
-from fipo_bench.verify.judge import STATUS_NO_ANSWER, STATUS_OK, STATUSES
+from fipo_bench.verify.extract import SOURCE_NONE, SOURCES, extract
+from fipo_bench.verify.judge import STATUSES
+from fipo_bench.verify.rules import Decided, NeedsMathVerify, decide
 
 DEFAULT_TIMEOUT_S = 5.0
 
@@ -25,13 +26,20 @@ _CACHE = VerdictCache()
 
 @dataclass(frozen=True)
 class VerifyResult:
+    """One verdict and its audit trail: where the answer came from and which rule judged it."""
+
     correct: bool
     extracted: str | None  # the answer string that was judged; None when none was found
     status: str  # "ok" | "no_answer" | "timeout" | "error"
+    source: str = SOURCE_NONE  # box | answer_line | raw | none: the construct the answer is from
+    marker: str = ""  # the marker as written ("\\boxed", "Answer:", ...) or the raw rule
+    rule: str = ""  # which rule decided ("integer comparison", "math-verify", "hedge: ...")
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise VerifyError(f"status {self.status!r} is not one of {', '.join(STATUSES)}")
+        if self.source not in SOURCES:
+            raise VerifyError(f"source {self.source!r} is not one of {', '.join(SOURCES)}")
 
 
 def check(gold: str, response: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> VerifyResult:
@@ -50,37 +58,53 @@ def check_many(
     Each item that needs math-verify gets at most `timeout_s` seconds of wall time in a worker
     process; one that takes longer comes back ("timeout", correct=False) and never holds up the
     rest of the batch by more than about one `timeout_s`. `workers` defaults to the usable CPUs
-    (at most 4); pools are kept between calls.
+    (at most 4); pools are kept between calls (`warm_up` starts them ahead of time).
     """
     _validate(items, timeout_s, workers)
     n_workers = pool.default_workers() if workers is None else workers
     results: list[VerifyResult | None] = [None] * len(items)
-    to_judge: dict[tuple[str, str], list[int]] = {}
+    to_judge: dict[tuple[str, str], list[tuple[int, NeedsMathVerify, str, str]]] = {}
     for index, (gold, response) in enumerate(items):
-        answer = extract_answer(response)
-        if answer is None:
-            results[index] = VerifyResult(False, None, STATUS_NO_ANSWER)
+        extraction = extract(response)
+        decision = decide(gold, extraction)
+        source, marker = extraction.source, extraction.marker
+        if isinstance(decision, Decided):
+            results[index] = VerifyResult(
+                decision.correct, decision.answer, decision.status, source, marker, decision.rule
+            )
             continue
-        gold_int, answer_int = plain_integer(gold), plain_integer(answer)
-        if gold_int is not None and answer_int is not None:
-            results[index] = VerifyResult(gold_int == answer_int, answer, STATUS_OK)
+        key = (decision.gold_math, decision.answer_math)
+        if key in to_judge:
+            to_judge[key].append((index, decision, source, marker))
             continue
-        if (gold, answer) in to_judge:
-            to_judge[(gold, answer)].append(index)
-            continue
-        cached = _CACHE.get(gold, answer, timeout_s)
+        cached = _CACHE.get(*key, timeout_s)
         if cached is not None:
-            results[index] = VerifyResult(cached[1], answer, cached[0])
+            status, correct = cached
+            results[index] = VerifyResult(
+                correct, decision.answer, status, source, marker, decision.rule
+            )
             continue
-        to_judge[(gold, answer)] = [index]
+        to_judge[key] = [(index, decision, source, marker)]
 
     pairs = list(to_judge)
     verdicts = pool.judge_pairs(pairs, timeout_s=timeout_s, workers=n_workers) if pairs else []
-    for (gold, answer), (status, correct) in zip(pairs, verdicts, strict=True):
-        _CACHE.put(gold, answer, (status, correct), timeout_s)
-        for index in to_judge[(gold, answer)]:
-            results[index] = VerifyResult(correct, answer, status)
+    for key, (status, correct) in zip(pairs, verdicts, strict=True):
+        _CACHE.put(*key, (status, correct), timeout_s)
+        for index, decision, source, marker in to_judge[key]:
+            results[index] = VerifyResult(
+                correct, decision.answer, status, source, marker, decision.rule
+            )
     return [result for result in results if result is not None]
+
+
+def warm_up(workers: int | None = None) -> None:
+    """Start the worker pool and wait until every worker has math-verify loaded and ready.
+
+    Call it before timing or serving the first batch: a cold first batch otherwise pays for
+    process start, imports and parser construction.
+    """
+    _validate_workers(workers)
+    pool.warm_up(pool.default_workers() if workers is None else workers)
 
 
 def cache_info() -> CacheInfo:
@@ -100,10 +124,7 @@ def _validate(items: Sequence[tuple[str, str]], timeout_s: float, workers: int |
         or timeout_s <= 0
     ):
         raise VerifyError(f"timeout_s={timeout_s!r} is invalid: use a finite number of seconds > 0")
-    if workers is not None and (
-        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
-    ):
-        raise VerifyError(f"workers={workers!r} is invalid: use an integer >= 1 or None")
+    _validate_workers(workers)
     if isinstance(items, str | bytes) or not isinstance(items, Sequence):
         raise VerifyError(
             f"items of type {type(items).__name__} is invalid: use a sequence of (gold, response)"
@@ -123,3 +144,10 @@ def _validate(items: Sequence[tuple[str, str]], timeout_s: float, workers: int |
             raise VerifyError(
                 f"items[{index}] is {shape}: each item must be a (gold, response) pair of str"
             )
+
+
+def _validate_workers(workers: int | None) -> None:
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
+        raise VerifyError(f"workers={workers!r} is invalid: use an integer >= 1 or None")

@@ -1,47 +1,104 @@
 """Answer extraction: find the final answer a response commits to. Pure string work, no sympy.
 
-Protocols, in priority order (the first one that yields an answer wins):
+The protocol (the same for every prompt style: boxed, dapo, raw):
 
-1. The last ``Answer:`` line (DAPO's instruction: "The last line of your response should be of
-   the form Answer: $Answer"). Markdown bold (``**Answer:**``) and "Final Answer:" match too; an
-   empty ``Answer:`` line takes the next non-empty line. If that line holds a ``\\boxed{}``, the
-   box content is the answer.
-2. The last ``\\boxed{...}`` / ``\\fbox{...}`` with balanced braces (Qwen/MATH protocol).
-3. The last "final answer is ..." phrase (Minerva protocol: "The final answer is $25$.").
+1. Only the text after the last ``</think>`` is read when it holds an answer; the thinking
+   before it is a scratchpad.
+2. The answer is the **last answer-bearing construct** in that text, whichever marker it uses:
+   - a box, ``\\boxed{...}`` or ``\\fbox{...}`` with balanced braces (Qwen/MATH protocol);
+   - an answer line: ``Answer:`` (DAPO: "The last line of your response should be of the form
+     Answer: $Answer"), ``**Final Answer:**``, "The final answer is ..." (Minerva), "the answer
+     is ...". A marker with nothing after it on its line reads the math block or line that
+     follows it ("**Final Answer:**" then ``\\[ \\boxed{189} \\]``; "Answer:" then ``$$ 25 $$``).
+   "Let me verify my answer: 3 + 4 = 7" is not a marker (only line starts, sentence starts,
+   "final answer" and "the answer is" are), and a later box beats any earlier answer line.
+3. The text after an answer line is read as prose when it has words (prose.py): "The largest
+   $n$ is 34." answers 34 (a lone ``$n$`` is not the answer), "25 dollars" answers 25, "25 or
+   26" is a list with "or" (a hedge, see rules.py).
+4. Several boxes in a row separated only by commas, "and", "or" (``\\boxed{(2,2)}`` and
+   ``\\boxed{(6,2)}``) are kept together as `parts`; rules.py judges them as one set when the
+   gold has several values.
+5. **Raw protocol**, when no construct yields an answer: the last math item (math span or bare
+   expression such as "2/3") of the last sentence that has one; "so the probability is 2/3."
+   answers 2/3. A response with no math at all has no answer.
 
-The extracted string is cleaned of math delimiters (``$..$``, ``\\(..\\)``, ``\\[..\\]``), bold
-markers and a trailing period, so it is what a person would call "the answer" and what the
-judge compares against the gold.
+Each result says where its answer came from (`source`: box | answer_line | raw | none) and by
+which marker (`marker`), so a score can be audited and a drift in answer style seen.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-# "answer:" anywhere in a line (so "Final Answer:" and "**Answer:**" match), last one wins.
-_ANSWER_LINE = re.compile(r"answer\s*\**\s*:\s*\**[ \t]*([^\n]*)", re.IGNORECASE)
-_BOX_COMMAND = re.compile(r"\\(?:boxed|fbox)\s*")
-_FINAL_ANSWER_IS = re.compile(r"final answer is\s*:?[ \t]*([^\n]*)", re.IGNORECASE)
-_INLINE_MATH = re.compile(r"\$\$?([^$]+?)\$\$?")
-# Plain integers, optionally signed, zero-padded ("025") or with strict thousands groups.
-_PLAIN_INTEGER = re.compile(r"[+-]?(?:\d{1,100}|\d{1,3}(?:,\d{3}){1,33})")
-_INTEGRAL_FLOAT = re.compile(r"([+-]?\d{1,100})\.0*")
+from fipo_bench.verify.latex import Span, boxes, drop_lone_dollar, math_spans, strip_delimiters
+from fipo_bench.verify.prose import ProseAnswer, read_marked, read_raw
+
+SOURCE_BOX = "box"
+SOURCE_ANSWER_LINE = "answer_line"
+SOURCE_RAW = "raw"
+SOURCE_NONE = "none"
+SOURCES = (SOURCE_BOX, SOURCE_ANSWER_LINE, SOURCE_RAW, SOURCE_NONE)
+
+# "Answer:" at a line or sentence start (with Markdown decoration), or "final answer:" anywhere;
+# a few other languages' words for it too ("Réponse :", "答案：").
+_ANSWER_WORD = r"(?:answer|r[ée]ponse|respuesta|antwort|risposta|resposta)"
+_ANSWER_COLON = re.compile(
+    r"(?:^|(?<=[.!?])[ \t]+)[ \t>#*_-]*(?:(?:the|my|our)[ \t]+)?(?:final[ \t]+)?"
+    + _ANSWER_WORD
+    + r"[ \t]*(?:\*\*|__)?[ \t]*[:：]"
+    r"|\bfinal[ \t]+answer[ \t]*(?:\*\*|__)?[ \t]*[:：]"
+    r"|答案\s*(?:[:：]|是|为)",
+    re.IGNORECASE | re.MULTILINE,
+)
+# Minerva's "The final answer is $25$." and the plain "the answer is 25".
+_ANSWER_IS = re.compile(
+    r"\b(?:the[ \t]+)?(?:final[ \t]+)?answer[ \t]+(?:is|would be|should be|will be)\b[ \t]*[:：]?",
+    re.IGNORECASE,
+)
+# What may stand between boxes that answer together: "\boxed{1} and \boxed{-2}".
+# "x = \boxed{1} and y = \boxed{2}", "\boxed{(3, 3)} \text{ for part (a) and } \boxed{(1, 1)}".
+_BOX_GAP = re.compile(
+    r"(?:\s|,|;|&|\\\\|\\quad|\\qquad|\\[,;!]|\$|\\\(|\\\)|\\\[|\\\]|\band\b|\bor\b"
+    r"|\\text\{[^{}]*?\b(?:and|or)\s*\}|\\text\{\s*\}|[A-Za-z](?:_\{?\w+\}?)?\s*=)*"
+)
+_GAP_OR = re.compile(r"\bor\b")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+_THINK_END = "</think>"
+_MAX_GROUP = 16
 _MAX_CLEAN_PASSES = 4
-_MAX_BOX_TRIES = 8
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """What a response answers and where that answer was found."""
+
+    answer: str | None  # the answer text, cleaned of delimiters; None when there is none
+    source: str  # box | answer_line | raw | none
+    marker: str  # the marker as written ("\\boxed", "Final Answer:", ...) or the raw rule
+    parts: tuple[str, ...] = ()  # >= 2 answers given together (boxes in a row, "2 or 3")
+    joiner: str = ""  # "or" when an "or" separates the parts, else "and"
+    # The boxes of the final paragraph, the answer's last: for a gold with several values the
+    # response may box them apart ("for part (a) ... \boxed{1} and for part (b) ... \boxed{2}").
+    paragraph: tuple[str, ...] = ()
+
+
+NO_ANSWER = Extraction(None, SOURCE_NONE, "")
+
+
+def extract(response: str) -> Extraction:
+    """The answer the response commits to, by the protocol in the module docstring."""
+    section = _final_section(response)
+    found = _from_constructs(section)
+    if found is not None:
+        return found
+    raw = read_raw(section)
+    return _finish(raw, SOURCE_RAW, "last math expression") if raw is not None else NO_ANSWER
 
 
 def extract_answer(response: str) -> str | None:
-    """The answer the response commits to (see module docstring for the protocol order).
-
-    Returns None when no protocol matches or the match is empty after cleaning.
-    """
-    for finder in (_from_answer_line, _from_last_box, _from_final_answer_phrase):
-        found = finder(response)
-        if found is not None:
-            answer = clean_answer(found)
-            if answer:
-                return answer
-    return None
+    """Only the answer text of `extract` (None when the response has no answer)."""
+    return extract(response).answer
 
 
 def clean_answer(text: str) -> str:
@@ -49,116 +106,120 @@ def clean_answer(text: str) -> str:
     answer = text.strip()
     for _ in range(_MAX_CLEAN_PASSES):
         before = answer
-        boxed = last_boxed(answer)
-        if boxed is not None:
-            answer = boxed
         answer = answer.strip().strip("*").strip()
-        answer = _strip_delimiters(answer)
-        answer = _single_inline_math(answer)
+        answer = drop_lone_dollar(strip_delimiters(answer))
         answer = answer.rstrip(".").rstrip()
         if answer == before:
             break
-    # Empty math ("$$", "$ $") is no answer.
     return answer if answer.strip("$ ") else ""
 
 
 def last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}`` or ``\\fbox{...}`` whose braces balance, else None.
+    """Content of the last complete ``\\boxed{...}`` / ``\\fbox{...}``, else None."""
+    found = boxes(text)
+    return found[-1].content if found else None
 
-    A box left open (a truncated response) is skipped in favour of an earlier complete one.
-    ``\\boxed 5`` (no braces) yields the single token after the command.
-    """
-    # Only the last few boxes are tried: each try scans to the end of the text, and a response
-    # with thousands of unclosed boxes must stay linear.
-    for match in list(_BOX_COMMAND.finditer(text))[-_MAX_BOX_TRIES:][::-1]:
-        start = match.end()
-        if text.startswith("{", start):
-            content = _balanced_braces(text, start)
-            if content is not None:
-                return content
-        elif match.group(0) != match.group(0).rstrip():
-            token = re.match(r"[^\s$]+", text[start:])
-            if token is not None:
-                return token.group(0)
+
+def _final_section(response: str) -> str:
+    cut = response.rfind(_THINK_END)
+    if cut < 0:
+        return response
+    after = response[cut + len(_THINK_END) :]
+    return after if after.strip() and _has_anything(after) else response
+
+
+def _has_anything(text: str) -> bool:
+    return bool(boxes(text) or math_spans(text) or re.search(r"\d", text))
+
+
+def _from_constructs(section: str) -> Extraction | None:
+    """Try the constructs from last to first; the first that yields an answer wins."""
+    box_spans = boxes(section)
+    candidates: list[tuple[int, str, object]] = [(b.start, SOURCE_BOX, b) for b in box_spans]
+    for pattern in (_ANSWER_COLON, _ANSWER_IS):
+        candidates.extend((m.start(), SOURCE_ANSWER_LINE, m) for m in pattern.finditer(section))
+    candidates.sort(key=lambda candidate: candidate[0])
+    for _, source, item in reversed(candidates):
+        if source == SOURCE_BOX:
+            found = _read_box(section, box_spans, item)  # type: ignore[arg-type]
+        else:
+            found = _read_answer_line(section, item)  # type: ignore[arg-type]
+        if found is not None:
+            return found
     return None
 
 
-def plain_integer(text: str) -> int | None:
-    """The value of a plain integer answer ("25", "025", "-3", "1,000", "27.0"), else None.
-
-    AIME answers are integers; comparing them needs no sympy, which is the verifier's fast path.
-    """
-    candidate = text.strip()
-    if _PLAIN_INTEGER.fullmatch(candidate):
-        return int(candidate.replace(",", ""))
-    integral = _INTEGRAL_FLOAT.fullmatch(candidate)
-    if integral is not None:
-        return int(integral.group(1))
-    return None
-
-
-def _last_match(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
-    last = None
-    for match in pattern.finditer(text):
-        last = match
-    return last
-
-
-def _from_answer_line(response: str) -> str | None:
-    last = _last_match(_ANSWER_LINE, response)
-    if last is None:
+def _read_box(section: str, box_spans: list[Span], box: Span) -> Extraction | None:
+    content = clean_answer(box.content)
+    if not content:
         return None
-    rest = last.group(1).strip()
-    if rest:
-        return rest
-    # "Answer:" alone on its line: the answer is on the next non-empty line.
-    for line in response[last.end() :].splitlines():
-        if line.strip():
-            return line.strip()
-    return None
+    index = box_spans.index(box)
+    group, joiner = _box_group(section, box_spans[: index + 1])
+    paragraph = _paragraph_boxes(section, box_spans[: index + 1])
+    parts = tuple(p for p in (clean_answer(b.content) for b in group) if p)
+    marker = f"\\{box.kind}" if len(parts) < 2 else f"{len(parts)} \\{box.kind} in a row"
+    if len(parts) < 2:
+        return Extraction(content, SOURCE_BOX, marker, paragraph=paragraph)
+    return Extraction(content, SOURCE_BOX, marker, parts, joiner, paragraph)
 
 
-def _from_last_box(response: str) -> str | None:
-    return last_boxed(response)
+def _box_group(section: str, boxes_so_far: list[Span]) -> tuple[list[Span], str]:
+    """The last box and those before it joined only by separators, and the joiner word."""
+    group = [boxes_so_far[-1]]
+    joiner = "and"
+    for previous in reversed(boxes_so_far[:-1]):
+        gap = section[previous.end : group[0].start]
+        if len(group) >= _MAX_GROUP or previous.end > group[0].start:
+            break
+        if not _BOX_GAP.fullmatch(gap):
+            break
+        if _GAP_OR.search(gap):
+            joiner = "or"
+        group.insert(0, previous)
+    return group, joiner
 
 
-def _from_final_answer_phrase(response: str) -> str | None:
-    last = _last_match(_FINAL_ANSWER_IS, response)
-    if last is None:
+def _paragraph_boxes(section: str, boxes_so_far: list[Span]) -> tuple[str, ...]:
+    """Contents of the boxes that end the final paragraph (no blank line between them)."""
+    kept = [boxes_so_far[-1]]
+    for previous in reversed(boxes_so_far[:-1]):
+        gap = section[previous.end : kept[0].start]
+        if len(kept) >= _MAX_GROUP or previous.end > kept[0].start or _BLANK_LINE.search(gap):
+            break
+        kept.insert(0, previous)
+    return tuple(p for p in (clean_answer(b.content) for b in kept) if p)
+
+
+def _read_answer_line(section: str, marker: re.Match[str]) -> Extraction | None:
+    line_end = section.find("\n", marker.end())
+    line_end = len(section) if line_end < 0 else line_end
+    content = section[marker.end() : line_end]
+    if not content.strip(" \t*_:"):
+        content = _following_block(section, line_end)
+    content = content.strip().lstrip("*_: \t").strip()
+    if not content:
         return None
-    rest = last.group(1).strip()
-    # "The final answer is 25. I hope it is correct." -> keep the first sentence only, unless
-    # the answer is in math delimiters (a decimal point must not end it).
-    math = _INLINE_MATH.match(rest)
-    if math is not None:
-        return math.group(0)
-    return re.split(r"\.(?:\s|$)", rest, maxsplit=1)[0]
+    found = read_marked(content)
+    label = re.sub(r"[*_\s]+", " ", marker.group(0)).strip(" >#-")
+    return _finish(found, SOURCE_ANSWER_LINE, label) if found is not None else None
 
 
-def _balanced_braces(text: str, open_at: int) -> str | None:
-    """Content between text[open_at] == "{" and its matching "}"; escaped \\{ \\} do not count."""
-    depth = 0
-    for index in range(open_at, len(text)):
-        char = text[index]
-        if char not in "{}" or (index > 0 and text[index - 1] == "\\"):
-            continue
-        depth += 1 if char == "{" else -1
-        if depth == 0:
-            return text[open_at + 1 : index]
-    return None
+def _following_block(section: str, start: int) -> str:
+    """The math block (``$$..$$``, ``\\[..\\]``) or line that follows an empty marker line."""
+    stripped = section[start:].lstrip()
+    spans = math_spans(stripped[:4096])
+    if spans and spans[0].start == 0:
+        return stripped[: spans[0].end]
+    return stripped.split("\n", 1)[0] if stripped else ""
 
 
-def _strip_delimiters(answer: str) -> str:
-    """\\[..\\] and \\(..\\); dollar spans are handled by _single_inline_math."""
-    for left, right in (("\\[", "\\]"), ("\\(", "\\)")):
-        if answer.startswith(left) and answer.endswith(right) and len(answer) >= 4:
-            return answer[len(left) : -len(right)].strip()
-    return answer
-
-
-def _single_inline_math(answer: str) -> str:
-    """ "The answer is $25$ minutes" -> "25"; two or more math spans stay as they are."""
-    spans = _INLINE_MATH.findall(answer)
-    if len(spans) == 1 and "$" in answer:
-        return spans[0].strip()
-    return answer
+def _finish(found: ProseAnswer | None, source: str, marker: str) -> Extraction | None:
+    if found is None:
+        return None
+    answer = clean_answer(found.answer)
+    if not answer:
+        return None
+    parts = tuple(p for p in (clean_answer(part) for part in found.parts) if p)
+    if len(parts) < 2:
+        return Extraction(answer, source, marker)
+    return Extraction(answer, source, marker, parts, found.joiner)

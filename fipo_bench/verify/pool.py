@@ -43,6 +43,9 @@ SLICE_S = 0.5
 # Items per chunk: big enough to amortise a task round trip, small enough to balance workers.
 MAX_CHUNK_ITEMS = 64
 CHUNKS_PER_WORKER = 4
+# warm_up: rounds of one no-op task per worker until every worker has answered once.
+_WARM_ROUNDS = 4
+_READY_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,21 @@ def stats() -> PoolStats:
     return _COUNTERS.snapshot()
 
 
+def warm_up(workers: int) -> None:
+    """Start the pool for `workers` and return once each worker has run its initializer."""
+    seen: set[int] = set()
+    for _ in range(_WARM_ROUNDS):
+        pool = _POOLS.get(workers)
+        try:
+            futures = [pool.schedule(judge.ready, timeout=_READY_TIMEOUT_S) for _ in range(workers)]
+            seen.update(future.result() for future in futures)
+        except (RuntimeError, TimeoutError, ProcessExpired):
+            _POOLS.discard(workers, pool)  # the next call builds a fresh pool
+            continue
+        if len(seen) >= workers:
+            return
+
+
 def default_workers() -> int:
     """Worker processes used when the caller does not say: the CPUs this process may use, <= 4."""
     try:
@@ -232,11 +250,22 @@ def _chunk_size(n_pairs: int, workers: int) -> int:
 def _worker_context() -> multiprocessing.context.BaseContext:
     if "fork" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")  # workers import math-verify in warm_up
-    # Imported here, once, so that every forked worker (and every replacement of a killed one)
-    # starts with math-verify and sympy loaded: a restart costs milliseconds, not a second.
-    import math_verify  # noqa: F401
-
+    # Warmed here, once, so that every forked worker (and every replacement of a killed one)
+    # starts with math-verify, sympy and their parsers built: a restart costs milliseconds.
+    _warm_parent()
     return multiprocessing.get_context("fork")
+
+
+_PARENT_WARM = threading.Lock()
+_parent_warmed = False
+
+
+def _warm_parent() -> None:
+    global _parent_warmed
+    with _PARENT_WARM:
+        if not _parent_warmed:
+            judge.warm_up()
+            _parent_warmed = True
 
 
 def _remove(path: str) -> None:
