@@ -22,12 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app"
 sys.path.insert(0, str(APP))  # the app's own modules, as `streamlit run app/Home.py` sees them
 
-from fipo_dash.compare_data import (  # noqa: E402
-    eval_label,
-    fitted_line,
-    metrics_by_eval,
-    problem_points,
-)
+from fipo_dash.compare_data import problem_points  # noqa: E402
 from fipo_dash.grid import grid_html  # noqa: E402
 from fipo_dash.heatmap import (  # noqa: E402
     PIVOT_KINDS,
@@ -179,14 +174,28 @@ def test_heatmap_renders_a_20000_token_trajectory_as_one_string():
     assert all(len(v) == 20_000 for v in data["values"])
 
 
-def test_eval_labels_name_the_checkpoint_never_an_empty_cell():
-    """pandas gives NaN (truthy) for an eval without ckpt_id: the label must not read "nan"."""
-    base = {"eval_id": "ev-000000abcdef", "dataset": "synthetic", "ckpt_id": float("nan")}
-    folder = eval_label({**base, "model_path": "/w/base-model"})
-    assert folder == "base-model · synthetic · abcdef"
-    trained = eval_label({**base, "model_path": "/w/runs/tiny-fipo/checkpoints/step-000012"})
-    assert trained.startswith("tiny-fipo@12 · ")
-    assert eval_label({**base, "ckpt_id": "run-1@3", "model_path": "/x"}).startswith("run-1@3 ")
+def test_eval_labels_name_the_checkpoint_distinctly_and_never_read_nan():
+    """Labels are the reports' (analysis.evals): RUN@STEP from the run's name, a checkpoint
+    folder RUN_DIR/checkpoints/step-N as RUN_DIR@N, else the model folder; the dataset only
+    where two would read the same. pandas' NaN (truthy) in an empty cell never shows."""
+    from fipo_dash.naming import eval_labels
+
+    nan = float("nan")
+    frame = pd.DataFrame(
+        [
+            ("ev-base", "synthetic", nan, "/w/base-model", nan, nan, nan),
+            ("ev-dir", "synthetic", nan, "/w/runs/tiny-fipo/checkpoints/step-000012", nan, nan,
+             nan),
+            ("ev-run", "aime24", nan, "/x", "tiny-fipo-1a2b", 12.0, "tiny-fipo"),
+        ],
+        columns=["eval_id", "dataset", "ckpt_id", "model_path", "model_run_id", "model_step",
+                 "run_name"],
+    )  # fmt: skip
+    assert eval_labels(frame) == {
+        "ev-base": "base-model",
+        "ev-dir": "tiny-fipo@12 · synthetic",
+        "ev-run": "tiny-fipo@12 · aime24",
+    }
 
 
 def test_pivot_links_group_a_keyword_phrase_but_not_separate_hits():
@@ -201,27 +210,6 @@ def test_pivot_links_group_a_keyword_phrase_but_not_separate_hits():
         ("entropy", "top", 6, 6),
         ("keyword", "wait", 9, 9),
     ]
-
-
-def test_fitted_line_recovers_an_exact_line():
-    x = np.array([10.0, 20.0, 40.0, 80.0])
-    fit = fitted_line(x, 0.9 - 0.005 * x)
-    assert fit is not None
-    assert fit.slope == pytest.approx(-0.005) and fit.r2 == pytest.approx(1.0)
-    assert fitted_line(np.array([5.0, 5.0]), np.array([0.0, 1.0])) is None
-
-
-@pytest.mark.slow
-def test_compare_numbers_equal_the_evaluators_stored_metrics(dashboard_db):
-    from fipo_bench.store.dashboard_queries import eval_outcomes
-
-    store = Store(dashboard_db.path, read_only=True)
-    ids = list(dashboard_db.eval_ids)
-    metrics = metrics_by_eval(eval_outcomes(store, ids).to_pandas(), ids)
-    for eval_id in ids:
-        stored = store.get_eval(eval_id)["metrics"]
-        for name, value in metrics[eval_id].summary().items():
-            assert value == pytest.approx(stored[name]), name
 
 
 @pytest.mark.slow
@@ -298,19 +286,56 @@ def test_runs_page_lists_training_runs_and_evals(dashboard_db, monkeypatch):
 
 
 @pytest.mark.slow
-def test_compare_page_shows_both_evals_figures_and_a_linked_grid(dashboard_db, monkeypatch):
-    ids = ",".join(dashboard_db.eval_ids)
-    at = run_page("views/compare.py", dashboard_db.path, monkeypatch, evals=ids)
-    table = at.dataframe[0].value
-    assert len(table) == 2
+def test_compare_page_shows_the_compare_commands_numbers_figures_and_a_linked_grid(
+    dashboard_db, monkeypatch, capsys
+):
+    """The statistics on screen are the analysis layer's: each eval's avg@n as the evaluator
+    stored it, and every difference, interval and p-value as `fipo-bench compare --format
+    json` prints them for the same evals."""
+    import json
+
+    from fipo_bench.cli import main
+
+    base, other = dashboard_db.eval_ids
+    at = run_page("views/compare.py", dashboard_db.path, monkeypatch, evals=f"{base},{other}")
+    each, against = at.dataframe[0].value, at.dataframe[1].value
     store = Store(dashboard_db.path, read_only=True)
-    n = store.get_eval(dashboard_db.eval_ids[0])["n"]
-    for eval_id, row in zip(dashboard_db.eval_ids, table.to_dict("records"), strict=True):
-        assert row[f"avg@{n}"] == pytest.approx(store.get_eval(eval_id)["metrics"][f"avg@{n}"])
-    assert len(at.get("plotly_chart")) == 3
-    n_problems = store.list_evals().to_pandas()["n_problems"].iloc[0]
+    n = store.get_eval(base)["n"]
+    for eval_id, row in zip((base, other), each.to_dict("records"), strict=True):
+        assert row["avg@n"] == pytest.approx(store.get_eval(eval_id)["metrics"][f"avg@{n}"])
+    assert "w per 1k tokens (per sample)" in each.columns  # one slope, named by its basis
+    capsys.readouterr()
+    assert main(["compare", "--eval", base, "--eval", other, "--format", "json",
+                 "--db", str(dashboard_db.path)]) in (0, None)  # fmt: skip
+    records = json.loads(capsys.readouterr().out)
+    assert len(against) == len(records)
+    for row, record in zip(against.to_dict("records"), records, strict=True):
+        assert row["metric"] == record["metric"].replace("@k", f"@{record['k']}")
+        assert row["difference"] == pytest.approx(record["delta"])
+        assert row["p"] == pytest.approx(record["p_value"])
+        assert row["95% interval"] == f"[{record['ci_low']:+.3f}, {record['ci_high']:+.3f}]"
+        assert row["supported"] == ("yes" if record["excludes_zero"] else "")
+    # pass@k curve, quartiles, lengths, accuracy vs length, reflection, one event study per
+    # credited eval (both fixture evals carry credit).
+    assert len(at.get("plotly_chart")) == 7
+    n_problems = len(set(store.eval_samples(base)["problem_id"].to_pylist()))
     assert page_html(at).count('class="cell"') == 2 * n_problems
-    assert at.query_params["evals"] == ids
+    assert at.query_params["evals"] == f"{base},{other}" and at.query_params["baseline"] == base
+
+
+def test_grid_orders_by_difference_and_keeps_only_problems_that_differ():
+    from fipo_dash.compare_data import grid_frame
+
+    points = pd.DataFrame(
+        [("a", "p1", 2, 0.5), ("b", "p1", 2, 0.5),   # same accuracy
+         ("a", "p2", 2, 1.0), ("b", "p2", 2, 0.0),   # differs by 1
+         ("a", "p10", 2, 0.5), ("b", "p10", 2, 0.0)],  # differs by 0.5
+        columns=["eval_id", "problem_id", "n", "accuracy"],
+    ).assign(mean_tokens=10.0)  # fmt: skip
+    assert list(grid_frame(points, ["a", "b"]).index) == ["p1", "p2", "p10"]
+    by_spread = grid_frame(points, ["a", "b"], order="largest difference first")
+    assert list(by_spread.index) == ["p2", "p10", "p1"]
+    assert list(grid_frame(points, ["a", "b"], differs_only=True).index) == ["p2", "p10"]
 
 
 def pivot_hits(rows: list[dict]) -> int:

@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from fipo_dash.compare_data import fitted_line
+from fipo_bench.analysis.length_accuracy import LengthFit
 
 GREY = "#636363"  # a series without a colour of its own
 
@@ -52,35 +52,9 @@ def length_distribution(
         yaxis_title="response length (tokens)",
         showlegend=False,
         margin=dict(t=30, b=10),
-        height=360,
+        height=380,
     )
-    return fig
-
-
-def quartile_accuracy(quartiles: pd.DataFrame, colours: Mapping[str, str]) -> go.Figure:
-    """Grouped bars: accuracy in each response-length quartile (Q1 shortest) per eval."""
-    fig = go.Figure()
-    for (eval_id, label), rows in quartiles.groupby(["eval_id", "eval"], sort=False):
-        fig.add_trace(
-            go.Bar(
-                x=rows["quartile"],
-                y=rows["accuracy"],
-                name=str(label),
-                marker_color=colours.get(eval_id, GREY),
-                customdata=rows[["tokens", "samples"]],
-                hovertemplate="%{x}: %{y:.3f}<br>tokens %{customdata[0]}"
-                "<br>%{customdata[1]} samples<extra></extra>",
-            )
-        )
-    fig.update_layout(
-        barmode="group",
-        yaxis_title="accuracy",
-        yaxis_range=[0, 1.02],
-        xaxis_title="response-length quartile (within each eval)",
-        margin=dict(t=30, b=10),
-        height=360,
-        legend=dict(orientation="h", y=-0.25),
-    )
+    fig.update_xaxes(automargin=True, tickangle=0)  # long eval names wrap, never clipped
     return fig
 
 
@@ -89,45 +63,49 @@ def accuracy_vs_length(
     eval_ids: Sequence[str],
     labels: Mapping[str, str],
     colours: Mapping[str, str],
+    fits: Mapping[str, LengthFit],
 ) -> go.Figure:
-    """Per-problem (mean length, accuracy) points per eval with the least-squares line; the
-    slope (accuracy per 1,000 tokens) and R^2 are in the legend."""
+    """Per-problem (mean length, accuracy) points per eval with its per-problem least-squares
+    line (analysis.length_accuracy); the legend names the fit with its unit, basis, interval
+    and R^2."""
     fig = go.Figure()
     for eval_id in eval_ids:
         rows = points[points["eval_id"] == eval_id]
         if rows.empty:
             continue
-        label = labels.get(eval_id, eval_id)
+        colour = colours.get(eval_id, GREY)
         fig.add_trace(
             go.Scatter(
-                x=rows["mean_tokens"],
-                y=rows["accuracy"],
-                mode="markers",
-                name=label,
-                marker=dict(color=colours.get(eval_id, GREY), size=8, opacity=0.75),
+                x=rows["mean_tokens"], y=rows["accuracy"], mode="markers",
+                name=labels.get(eval_id, eval_id),
+                marker=dict(color=colour, size=8, opacity=0.75),
                 customdata=rows[["problem_id"]],
                 hovertemplate="%{customdata[0]}: %{y:.2f} at %{x:.0f} tokens<extra></extra>",
             )
+        )  # fmt: skip
+        fit = fits.get(eval_id)
+        if fit is None or not np.isfinite(fit.fit.slope):
+            continue
+        xs = np.array([rows["mean_tokens"].min(), rows["mean_tokens"].max()])
+        interval = (
+            f" [{fit.slope_ci_low:+.3f}, {fit.slope_ci_high:+.3f}]"
+            if np.isfinite(fit.slope_ci_low)
+            else ""
         )
-        fit = fitted_line(rows["mean_tokens"].to_numpy(), rows["accuracy"].to_numpy())
-        if fit is not None:
-            xs = np.array([rows["mean_tokens"].min(), rows["mean_tokens"].max()])
-            fig.add_trace(
-                go.Scatter(
-                    x=xs,
-                    y=fit.slope * xs + fit.intercept,
-                    mode="lines",
-                    line=dict(color=colours.get(eval_id, GREY), dash="dash"),
-                    name=f"slope {fit.slope * 1000:+.3f}/1k tok, R² {fit.r2:.2f}",
-                )
+        fig.add_trace(
+            go.Scatter(
+                x=xs, y=fit.fit.intercept + fit.fit.slope * xs, mode="lines",
+                line=dict(color=colour, dash="dash"),
+                name=f"{fit.name}: {fit.slope_per_1k:+.3f}{interval}, R² {fit.fit.r_squared:.2f}",
             )
+        )  # fmt: skip
     fig.update_layout(
-        xaxis_title="mean response length (tokens)",
-        yaxis_title="accuracy",
+        xaxis_title="mean response length of the problem (tokens)",
+        yaxis_title="accuracy on the problem",
         yaxis_range=[-0.03, 1.03],
         margin=dict(t=30, b=10),
-        height=380,
-        legend=dict(orientation="h", y=-0.25),
+        height=400,
+        legend=dict(orientation="h", y=-0.3),
     )
     return fig
 

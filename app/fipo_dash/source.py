@@ -8,12 +8,15 @@ and size (and its WAL's): a write invalidates them, a page re-run without writes
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import streamlit as st
 
+from fipo_bench.analysis.events import EventStudy, event_study
+from fipo_bench.analysis.reports import Report, build_report
 from fipo_bench.errors import FipoBenchError
 from fipo_bench.reflection import default_lexicon
 from fipo_bench.store import Store, default_db_path
@@ -119,12 +122,39 @@ def _problem_texts(key, dataset: str, problem_ids: tuple[str, ...]) -> pd.DataFr
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _analyses(key) -> dict[str, dict[str, dict]]:
+def _analyses(key) -> tuple[dict[str, dict[str, dict]], dict[str, tuple]]:
     rows = _run(dq.analyses).to_pylist()
-    out: dict[str, dict[str, dict]] = {}
+    settings: dict[str, dict[str, dict]] = {}
+    stamps: dict[str, tuple] = {}
     for row in rows:
-        out.setdefault(row["eval_id"], {})[row["kind"]] = json_field(row["settings"])
-    return out
+        settings.setdefault(row["eval_id"], {})[row["kind"]] = json_field(row["settings"])
+        stamps[row["eval_id"]] = (*stamps.get(row["eval_id"], ()), str(row["updated_at"]))
+    return settings, stamps
+
+
+def _eval_versions(eval_ids: Sequence[str]) -> tuple:
+    """What an eval's analysis numbers depend on: its stored samples (status, count, finish
+    time) and its credit/pivot analyses. Writes to other evals or runs leave it unchanged, so
+    a page over finished evals keeps its cached statistics while an eval elsewhere runs."""
+    rows = evals().set_index("eval_id")
+    stamps = _analyses(_key())[1]
+    return tuple(
+        (e, str(rows.at[e, "status"]), int(rows.at[e, "n_samples"]),
+         str(rows.at[e, "finished_at"]), stamps.get(e, ()))
+        for e in eval_ids
+    )  # fmt: skip
+
+
+@st.cache_data(show_spinner="Computing the statistics...", max_entries=16)
+def _report(versions: tuple, eval_ids: tuple[str, ...]) -> Report:
+    # Each read opens the file for itself: holding one connection through the bootstrap would
+    # keep a writer waiting for seconds.
+    return build_report(store(), list(eval_ids))
+
+
+@st.cache_data(show_spinner="Running the pivot event study...", max_entries=16)
+def _event_study(versions: tuple, eval_id: str) -> EventStudy:
+    return event_study(store(), eval_id)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -184,7 +214,24 @@ def problem_texts(dataset: str, problem_ids: list[str]) -> pd.DataFrame:
 
 def analyses() -> dict[str, dict[str, dict]]:
     """eval_id -> {"credit" | "pivots": settings} of the analyses stored for it."""
-    return _analyses(_key())
+    return _analyses(_key())[0]
+
+
+def report(eval_ids: list[str]) -> Report:
+    """The analysis layer's report of these evals (statistics, comparison against the first,
+    length fits, reflection): the numbers `fipo-bench report` prints for them. A one-line
+    error on the page and stop where they cannot be computed."""
+    try:
+        return _report(_eval_versions(eval_ids), tuple(eval_ids))
+    except FipoBenchError as exc:
+        st.error(f"The statistics cannot be computed: {exc}")
+        st.stop()
+        raise
+
+
+def pivot_event_study(eval_id: str) -> EventStudy:
+    """analysis.events.event_study of one eval, cached until its samples or credit change."""
+    return _event_study(_eval_versions([eval_id]), eval_id)
 
 
 def runs() -> pd.DataFrame:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from fipo_dash import source
-from fipo_dash.compare_data import eval_label
 from fipo_dash.links import EVALS, PAGES
+from fipo_dash.naming import eval_labels
 from fipo_dash.tables import eval_table, run_table
 
 st.title("Runs")
@@ -29,7 +29,7 @@ if evals.empty:
     st.stop()
 
 progress = source.progress(evals)
-labels = {r["eval_id"]: eval_label(r) for r in evals.to_dict("records")}
+labels = eval_labels(evals)
 table = eval_table(evals, progress, labels, source.problem_counts())
 st.caption(
     "avg@n: mean accuracy over a problem's n samples; cons@n: majority vote; pass@n: any of n"

@@ -7,8 +7,8 @@ from __future__ import annotations
 import streamlit as st
 
 from fipo_dash import source
-from fipo_dash.compare_data import eval_label
 from fipo_dash.links import EVALS, PAGES, PROBLEM, SAMPLES, join_samples
+from fipo_dash.naming import eval_labels
 from fipo_dash.pickers import choose_evals, with_samples
 from fipo_dash.samples_table import (
     A_OVER_B,
@@ -27,7 +27,7 @@ if evals.empty:
     st.stop()
 
 progress = source.progress(evals)
-labels = {r["eval_id"]: eval_label(r) for r in evals.to_dict("records")}
+labels = eval_labels(evals)
 chosen = choose_evals("Evals", labels, progress, key="samples_evals", param=EVALS)
 chosen = with_samples(chosen, labels, progress)
 if not chosen:

@@ -8,7 +8,6 @@ import html
 import streamlit as st
 
 from fipo_dash import source
-from fipo_dash.compare_data import eval_label
 from fipo_dash.heatmap import DEFAULT_PIVOT_KINDS, PIVOT_KINDS
 from fipo_dash.hints import eval_band, eval_note, pivot_note
 from fipo_dash.links import (
@@ -25,7 +24,7 @@ from fipo_dash.links import (
     split_ids,
     split_samples,
 )
-from fipo_dash.naming import colours
+from fipo_dash.naming import colours, eval_labels
 from fipo_dash.panels import Panel, show_panels
 from fipo_dash.pickers import choose_evals, choose_scalar, url_index, with_samples
 
@@ -49,7 +48,7 @@ if EVAL_A in qp and EVALS not in qp:  # a link of the two-panel page: a, b, sa, 
 progress = source.progress(evals)
 palette = colours(source.runs(), evals)
 rows = {r["eval_id"]: r for r in evals.to_dict("records")}
-labels = {e: eval_label(r) for e, r in rows.items()}
+labels = eval_labels(evals)
 chosen = choose_evals("Evals, side by side", labels, progress, key="traj_evals", param=EVALS)
 chosen = with_samples(chosen, labels, progress)
 if not chosen:

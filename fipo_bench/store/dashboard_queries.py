@@ -32,31 +32,22 @@ def eval_overview(store: Store) -> pa.Table:
     """Every eval, oldest first, with what the pages show about it beside its stored row.
 
     Columns: those of Store.list_evals (the evals columns, n_samples, n_problems and accuracy
-    of its stored samples), then dataset_problems (problems stored for its dataset: the size
-    of a running eval's target when it ran without --limit), and model_run_id / model_step:
-    the training checkpoint it evaluated, found by ckpt_id or else by its model folder being a
-    stored checkpoint's path (the demo evaluates checkpoint folders by path). Where two runs
-    share a checkpoint folder (a base model stored as step 0 of each), the first stored wins.
+    of its stored samples), then from analysis_queries.eval_rows (the one place an eval is tied
+    to a training checkpoint): model_run_id / model_step (the eval's own run and step, else
+    those of the checkpoint it evaluated, by ckpt_id or by its model folder), run_name, and
+    dataset_problems (problems stored for its dataset: the size of a running eval's target when
+    it ran without --limit).
     """
+    from fipo_bench.store.analysis_queries import eval_rows
+
     with store.reading():
         evals = store.list_evals()
-        models = store.read_table(
-            """
-            SELECT e.eval_id, coalesce(p.dataset_problems, 0) AS dataset_problems,
-                   coalesce(c.run_id, cp.run_id) AS model_run_id,
-                   coalesce(c.step, cp.step) AS model_step
-            FROM evals e
-            LEFT JOIN (
-                SELECT dataset, count(*) AS dataset_problems FROM problems GROUP BY dataset
-            ) p USING (dataset)
-            LEFT JOIN checkpoints c ON c.ckpt_id = e.ckpt_id
-            LEFT JOIN (
-                SELECT path, min_by(run_id, (created_at, ckpt_id)) AS run_id,
-                       min_by(step, (created_at, ckpt_id)) AS step
-                FROM checkpoints GROUP BY path
-            ) cp ON cp.path = e.model_path
-            """,
+        models = eval_rows(store, evals["eval_id"].to_pylist()).select(
+            ["eval_id", "run_id", "step", "run_name", "dataset_problems"]
         )
+    models = models.rename_columns(
+        ["eval_id", "model_run_id", "model_step", "run_name", "dataset_problems"]
+    )
     # Arrow's join does not keep row order: carry list_evals' order through it.
     ordered = evals.append_column("_order", pa.array(range(evals.num_rows), pa.int64()))
     joined = ordered.join(models, "eval_id", join_type="left outer")
@@ -194,6 +185,8 @@ def problem_texts(store: Store, dataset: str, problem_ids: Sequence[str]) -> pa.
 
 
 def analyses(store: Store) -> pa.Table:
-    """(eval_id, kind, settings JSON) of every stored analysis: which evals have credit and
-    pivots, and the settings (reference, clip band) they were computed with."""
-    return store.read_table("SELECT eval_id, kind, settings FROM analyses ORDER BY eval_id, kind")
+    """(eval_id, kind, settings JSON, updated_at) of every stored analysis: which evals have
+    credit and pivots, and the settings (reference, clip band) they were computed with."""
+    return store.read_table(
+        "SELECT eval_id, kind, settings, updated_at FROM analyses ORDER BY eval_id, kind"
+    )
