@@ -199,35 +199,3 @@ def training_curves(
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, yref="container"),
     )
     return fig
-
-
-def validation_curves(
-    points: pd.DataFrame,
-    run_ids: Sequence[str],
-    labels: Mapping[str, str],
-    colours: Mapping[str, str],
-) -> go.Figure:
-    """Accuracy (avg@n) of each run's evaluated checkpoints against the training step, one
-    line per run and dataset: the paper's Figure 1 for any run. points: run_id, dataset,
-    step, accuracy, label (the eval's name), partial."""
-    fig = go.Figure()
-    for run_id in run_ids:
-        for dataset, rows in points[points["run_id"] == run_id].groupby("dataset"):
-            rows = rows.sort_values("step")
-            fig.add_trace(
-                go.Scatter(
-                    x=rows["step"], y=rows["accuracy"], mode="lines+markers",
-                    name=f"{labels.get(run_id, run_id)} · {dataset}",
-                    line=dict(color=colours.get(run_id, GREY)),
-                    marker=dict(symbol=["circle-open" if p else "circle" for p in rows["partial"]],
-                                size=8),
-                    customdata=rows[["label"]],
-                    hovertemplate="%{customdata[0]}: avg@n %{y:.3f}<extra></extra>",
-                )
-            )  # fmt: skip
-    fig.update_layout(
-        xaxis_title="training step", yaxis_title="accuracy (avg@n)", yaxis_range=[0, 1.02],
-        height=320, margin=dict(t=30, b=10), hovermode="x unified",
-        legend=dict(orientation="h", yanchor="bottom", y=1.0),
-    )  # fmt: skip
-    return fig

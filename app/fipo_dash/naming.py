@@ -11,18 +11,6 @@ from fipo_bench.analysis.series_style import SeriesColours, series_colours
 from fipo_dash.status import present
 
 
-def run_labels(runs: pd.DataFrame) -> dict[str, str]:
-    """run_id -> the run's name (its folder), with the id where two runs share a name."""
-    if runs.empty:
-        return {}
-    names = {
-        r["run_id"]: str(r["name"]) if present(r.get("name")) else str(r["run_id"])
-        for r in runs.to_dict("records")
-    }
-    counts = pd.Series(list(names.values())).value_counts()
-    return {run: name if counts[name] == 1 else f"{name} ({run})" for run, name in names.items()}
-
-
 def _label_row(row: dict) -> dict:
     """An eval_overview row as analysis.evals.model_name reads it: the checkpoint's run and
     step under their names there, None (not pandas' NaN, which is truthy) where absent."""

@@ -17,6 +17,7 @@ import streamlit as st
 
 from fipo_bench.analysis.events import EventStudy, event_study
 from fipo_bench.analysis.reports import Report, build_report
+from fipo_bench.analysis.run_curves import checkpoint_points, run_infos
 from fipo_bench.errors import FipoBenchError
 from fipo_bench.reflection import default_lexicon
 from fipo_bench.store import Store, default_db_path
@@ -152,6 +153,12 @@ def _report(versions: tuple, eval_ids: tuple[str, ...]) -> Report:
     return build_report(store(), list(eval_ids))
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _checkpoint_points(key, run_ids: tuple[str, ...]) -> list:
+    runs = run_infos(store(), list(run_ids))
+    return [(run, checkpoint_points(store(), run)) for run in runs]
+
+
 @st.cache_data(show_spinner="Running the pivot event study...", max_entries=16)
 def _event_study(versions: tuple, eval_id: str) -> EventStudy:
     return event_study(store(), eval_id)
@@ -227,6 +234,24 @@ def report(eval_ids: list[str]) -> Report:
         st.error(f"The statistics cannot be computed: {exc}")
         st.stop()
         raise
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _run_labels(key) -> dict[str, str]:
+    ids = _run(lambda s: s.list_runs())["run_id"].to_pylist()
+    return {run.run_id: run.label for run in run_infos(store(), ids)}
+
+
+def run_labels() -> dict[str, str]:
+    """run_id -> the run's name (its folder), its id where two runs share a name: the label
+    analysis.run_curves gives it in the reports."""
+    return _run_labels(_key())
+
+
+def checkpoint_curves(run_ids: list[str]) -> list:
+    """(RunInfo, [CheckpointPoint]) per run: avg@k and cons@k of every eval of its checkpoints
+    (validation evals included), as analysis.run_curves gives Figure 1 of the report."""
+    return _checkpoint_points(_key(), tuple(run_ids))
 
 
 def pivot_event_study(eval_id: str) -> EventStudy:

@@ -4,15 +4,15 @@ at a chosen step. Every choice lives in the URL, so a reload keeps it."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
+from fipo_bench.analysis import figures as report_figures
 from fipo_dash import source
-from fipo_dash.figures import training_curves, validation_curves
+from fipo_dash.figures import training_curves
 from fipo_dash.heatmap import DEFAULT_PIVOT_KINDS
 from fipo_dash.hints import rollout_note, run_band
 from fipo_dash.links import RUNS, SCALAR, split_ids
-from fipo_dash.naming import colours, run_labels
+from fipo_dash.naming import colours
 from fipo_dash.panels import Panel, show_panels
 from fipo_dash.pickers import choose_scalar, url_index
 from fipo_dash.status import present
@@ -51,7 +51,7 @@ if not train_runs:
     st.stop()
 
 qp = st.query_params
-names_of = run_labels(runs)
+names_of = source.run_labels()
 palette = colours(runs, source.evals())
 run_colours = {r: palette.run(r) for r in train_runs}
 wanted = [r for r in split_ids(qp.get(RUNS)) if r in train_runs]
@@ -85,24 +85,16 @@ else:
             width="stretch",
         )
 
-evals = source.evals()
-checkpoints = evals[evals["model_run_id"].isin(chosen)] if not evals.empty else evals
-if not checkpoints.empty:
-    progress = source.progress(checkpoints)
-    points = pd.DataFrame(
-        {
-            "run_id": checkpoints["model_run_id"],
-            "dataset": checkpoints["dataset"],
-            "step": checkpoints["model_step"],
-            "accuracy": checkpoints["accuracy"],
-            "label": [f"{r} step {int(s)}" for r, s in zip(
-                checkpoints["model_run_id"].map(names_of), checkpoints["model_step"], strict=True)],
-            "partial": [progress[e].partial for e in checkpoints["eval_id"]],
-        }
-    )  # fmt: skip
+curves = [(run, points) for run, points in source.checkpoint_curves(chosen) if points]
+if curves:
     st.subheader("Accuracy of evaluated checkpoints")
-    st.caption("avg@n of every eval of the runs' checkpoints; open markers: eval not finished.")
-    st.plotly_chart(validation_curves(points, chosen, names_of, run_colours), width="stretch")
+    st.caption(
+        "avg@k (solid) and cons@k (dashed) of every eval of the runs' checkpoints, validation"
+        " evals included: the report's Figure 1."
+    )
+    by_label = {run.label: run.run_id for run, _ in curves}
+    figure = report_figures.figure_1(curves, lambda label: run_colours[by_label[label]])
+    st.plotly_chart(figure, width="stretch")
 
 st.subheader("Per-token credit of logged rollouts")
 cols = st.columns([3, 1, 4, 2])
