@@ -315,12 +315,22 @@ def test_compare_page_shows_the_compare_commands_numbers_figures_and_a_linked_gr
         assert row["p"] == pytest.approx(record["p_value"])
         assert row["95% interval"] == f"[{record['ci_low']:+.3f}, {record['ci_high']:+.3f}]"
         assert row["supported"] == ("yes" if record["excludes_zero"] else "")
-    # pass@k curve, quartiles, lengths, accuracy vs length, reflection, one event study per
-    # credited eval (both fixture evals carry credit).
-    assert len(at.get("plotly_chart")) == 7
-    n_problems = len(set(store.eval_samples(base)["problem_id"].to_pylist()))
-    assert page_html(at).count('class="cell"') == 2 * n_problems
+    assert len(at.get("plotly_chart")) == 1  # the pass@k curves; the other tabs wait
     assert at.query_params["evals"] == f"{base},{other}" and at.query_params["baseline"] == base
+    # Each tab draws its figures when opened, and the URL remembers the open one.
+    query = {"evals": f"{base},{other}"}
+    lengths = run_page("views/compare.py", dashboard_db.path, monkeypatch, **query,
+                       section="Lengths")  # fmt: skip
+    assert len(lengths.get("plotly_chart")) == 3  # length distribution, quartiles, w fits
+    reflection = run_page("views/compare.py", dashboard_db.path, monkeypatch, **query,
+                          section="Reflection and credit")  # fmt: skip
+    # reflection panel, and one event study per credited eval (both fixture evals are)
+    assert len(reflection.get("plotly_chart")) == 3
+    grid = run_page("views/compare.py", dashboard_db.path, monkeypatch, **query,
+                    section="Per problem")  # fmt: skip
+    n_problems = len(set(store.eval_samples(base)["problem_id"].to_pylist()))
+    assert page_html(grid).count('class="cell"') == 2 * n_problems
+    assert grid.query_params["section"] == "Per problem"
 
 
 def test_grid_orders_by_difference_and_keeps_only_problems_that_differ():

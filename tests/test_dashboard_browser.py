@@ -66,7 +66,7 @@ def page(served):
 def test_compare_click_opens_the_problem_with_every_eval_side_by_side(dashboard_db, served, page):
     url, _ = served
     store = Store(dashboard_db.path, read_only=True)
-    load(page, f"{url}/compare?evals={','.join(dashboard_db.eval_ids)}")
+    load(page, f"{url}/compare?evals={','.join(dashboard_db.eval_ids)}&section=Per+problem")
     cell = page.locator(f'table.fipo-grid a.cell[href*="evals={dashboard_db.credited_eval}"]')
     cell.first.wait_for(timeout=60_000)
     n_problems = len(set(store.eval_samples(dashboard_db.credited_eval)["problem_id"]))

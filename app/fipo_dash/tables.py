@@ -99,3 +99,13 @@ def eval_table(
             }
         )
     return pd.DataFrame(rows)
+
+
+def with_colours(table: pd.DataFrame, column: str, colours: Mapping[str, str], key: str):
+    """A Styler that tints each row's `column` cell with its series colour (`key` column ->
+    colour, series_style), lightened so the text stays readable."""
+    from fipo_bench.analysis.series_style import mix_with_white
+
+    tint = {k: mix_with_white(c, 0.6) for k, c in colours.items()}
+    shades = [f"background-color: {tint.get(k, '#ffffff')}" for k in table[key]]
+    return table.style.apply(lambda _: shades, subset=[column], axis=0)

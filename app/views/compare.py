@@ -65,90 +65,101 @@ def colour(label: str) -> str:
 for note in report.notes:
     st.caption(f":orange[{note}]")
 
-st.subheader("Each eval")
-st.caption(
-    "avg@n: mean accuracy over the n samples of a problem, averaged over problems (SE: its"
-    " standard error over problems); cons@n: majority vote; pass@n: unbiased estimator."
-    " w: least-squares slope of correctness on response length, per 1k tokens, fitted per"
-    " sample."
-)
-st.dataframe(
-    eval_table(report), hide_index=True, width="stretch",
-    column_config={
-        c: st.column_config.NumberColumn(format="%.3f")
-        for c in ("avg@n", "avg@n SE", "cons@n", "pass@n", "R² (per sample)")
-    } | {"mean length (tokens)": st.column_config.NumberColumn(format="%.1f")},
-)  # fmt: skip
+SECTIONS = ("Statistics", "Lengths", "Reflection and credit", "Per problem")
+# Lazy tabs: only the open one is computed and drawn (each figure costs the browser time); the
+# open tab is the URL's `section`.
+tabs = st.tabs(SECTIONS, key="section", on_change="rerun", bind="query-params")
 
-if len(chosen) > 1:
-    st.subheader(f"Against {labels[baseline]}")
-    differences = difference_table(report)
-    if differences.empty:
-        st.info("No eval here is on the baseline's problems: they cannot be paired.")
-    else:
+if tabs[0].open:
+    with tabs[0]:
         st.caption(
-            f"difference = eval - baseline; interval: paired bootstrap over problems"
-            f" ({report.comparison.resamples:,} resamples, seed {report.comparison.seed});"
-            " p: paired permutation test; supported: the interval excludes 0. Wins / ties /"
-            " losses count problems."
+            "avg@n: mean accuracy over the n samples of a problem, averaged over problems (SE:"
+            " its standard error over problems); cons@n: majority vote; pass@n: unbiased"
+            " estimator. w: least-squares slope of correctness on response length, per 1k"
+            " tokens, fitted per sample."
         )
         st.dataframe(
-            differences, hide_index=True, width="stretch",
+            eval_table(report), hide_index=True, width="stretch",
             column_config={
                 c: st.column_config.NumberColumn(format="%.3f")
-                for c in ("baseline", "eval value", "difference", "p")
-            },
+                for c in ("avg@n", "avg@n SE", "cons@n", "pass@n", "R² (per sample)")
+            } | {"mean length (tokens)": st.column_config.NumberColumn(format="%.1f")},
         )  # fmt: skip
+        if len(chosen) > 1:
+            st.markdown(f"**Against {labels[baseline]}**")
+            differences = difference_table(report)
+            if differences.empty:
+                st.info("No eval here is on the baseline's problems: they cannot be paired.")
+            else:
+                st.caption(
+                    "difference = eval - baseline; interval: paired bootstrap over problems"
+                    f" ({report.comparison.resamples:,} resamples, seed {report.comparison.seed});"
+                    " p: paired permutation test; supported: the interval excludes 0. Wins /"
+                    " ties / losses count problems."
+                )
+                st.dataframe(
+                    differences, hide_index=True, width="stretch",
+                    column_config={
+                        c: st.column_config.NumberColumn(format="%.3f")
+                        for c in ("baseline", "eval value", "difference", "p")
+                    },
+                )  # fmt: skip
+        st.plotly_chart(report_figures.pass_at_k_curves(report, colour), width="stretch")
 
-left, right = st.columns(2)
-with left:
-    st.plotly_chart(report_figures.pass_at_k_curves(report, colour), width="stretch")
-with right:
-    st.plotly_chart(report_figures.quartile_bars(report, colour), width="stretch")
+if tabs[1].open:
+    with tabs[1]:
+        outcomes = source.outcomes(ordered)
+        colour_of = {e: palette.eval(e) for e in ordered}
+        left, right = st.columns(2)
+        with left:
+            kind = st.radio(
+                "Response length", ["box", "violin"], horizontal=True, key="length_kind"
+            )
+            figure = length_distribution(outcomes, ordered, labels, colour_of, kind=kind)
+            st.plotly_chart(figure, width="stretch")
+        with right:
+            st.plotly_chart(report_figures.quartile_bars(report, colour), width="stretch")
+        st.caption("One point per problem (mean over its samples); dashed: the per-problem fit.")
+        fits = {d.scored.eval_id: d.per_problem_fit for d in report.details}
+        points = problem_points(outcomes)
+        st.plotly_chart(
+            accuracy_vs_length(points, ordered, labels, colour_of, fits), width="stretch"
+        )
 
-outcomes = source.outcomes(ordered)
-left, right = st.columns(2)
-with left:
-    st.subheader("Response length")
-    kind = st.radio(
-        "plot", ["box", "violin"], horizontal=True, key="length_kind", label_visibility="collapsed"
-    )
-    colour_of = {e: palette.eval(e) for e in ordered}
-    figure = length_distribution(outcomes, ordered, labels, colour_of, kind=kind)
-    st.plotly_chart(figure, width="stretch")
-with right:
-    st.subheader("Accuracy vs length")
-    st.caption("One point per problem (mean over its samples); dashed: the per-problem fit.")
-    points = problem_points(outcomes)
-    fits = {d.scored.eval_id: d.per_problem_fit for d in report.details}
-    st.plotly_chart(accuracy_vs_length(points, ordered, labels, colour_of, fits), width="stretch")
+if tabs[2].open:
+    with tabs[2]:
+        st.caption(
+            "Intervals: 95%, bootstrap over problems; reflections counted with the one lexicon."
+        )
+        st.dataframe(reflection_table(report), hide_index=True, width="stretch")
+        st.plotly_chart(report_figures.reflection_panel(report, colour), width="stretch")
+        analyses = source.analyses()
+        runs = source.runs()
+        runs_by_id = {} if runs.empty else {r["run_id"]: r for r in runs.to_dict("records")}
+        rows = {r["eval_id"]: r for r in evals.to_dict("records")}
+        for eval_id in ordered:
+            if "credit" not in analyses.get(eval_id, {}):
+                command = credit_command(rows[eval_id], runs_by_id, source.db_path())
+                st.caption(
+                    f"{labels[eval_id]}: no credit, so no pivot event study: run `{command}`."
+                )
+                continue
+            study = source.pivot_event_study(eval_id)
+            if study.empty:
+                st.caption(f"{labels[eval_id]}: credited, but no keyword pivot on credited tokens.")
+                continue
+            figure = report_figures.event_study_figure(study, labels[eval_id])
+            st.plotly_chart(figure, width="stretch")
 
-st.subheader("Reflection and credit")
-st.caption("Intervals: 95%, bootstrap over problems; reflections counted with the one lexicon.")
-st.dataframe(reflection_table(report), hide_index=True, width="stretch")
-st.plotly_chart(report_figures.reflection_panel(report, colour), width="stretch")
-analyses = source.analyses()
-runs = source.runs()
-runs_by_id = {} if runs.empty else {r["run_id"]: r for r in runs.to_dict("records")}
-rows = {r["eval_id"]: r for r in evals.to_dict("records")}
-for eval_id in ordered:
-    if "credit" not in analyses.get(eval_id, {}):
-        command = credit_command(rows[eval_id], runs_by_id, source.db_path())
-        st.caption(f"{labels[eval_id]}: no credit, so no pivot event study: run `{command}`.")
-        continue
-    study = source.pivot_event_study(eval_id)
-    if study.empty:
-        st.caption(f"{labels[eval_id]}: credited, but no keyword pivot on credited tokens.")
-        continue
-    st.plotly_chart(report_figures.event_study_figure(study, labels[eval_id]), width="stretch")
-
-st.subheader("Per-problem correctness")
-controls = st.columns([2, 2, 4])
-order = controls[0].selectbox("Order", GRID_ORDERS, key="grid_order")
-differs = controls[1].checkbox("Only problems where the evals differ", key="grid_differs")
-grid = grid_frame(points, ordered, order=order, differs_only=differs)
-controls[2].caption(
-    f"{len(grid)} problems. Correct samples / samples; a cell opens that problem in Trajectory"
-    " with every compared eval side by side."
-)
-st.html(grid_html(grid, ordered, labels))
+if tabs[3].open:
+    with tabs[3]:
+        points = problem_points(source.outcomes(ordered))
+        controls = st.columns([2, 2, 4])
+        order = controls[0].selectbox("Order", GRID_ORDERS, key="grid_order")
+        differs = controls[1].checkbox("Only problems where the evals differ", key="grid_differs")
+        grid = grid_frame(points, ordered, order=order, differs_only=differs)
+        controls[2].caption(
+            f"{len(grid)} problems. Correct samples / samples; a cell opens that problem in"
+            " Trajectory with every compared eval side by side."
+        )
+        st.html(grid_html(grid, ordered, labels))

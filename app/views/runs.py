@@ -7,8 +7,8 @@ import streamlit as st
 
 from fipo_dash import source
 from fipo_dash.links import EVALS, PAGES
-from fipo_dash.naming import eval_labels
-from fipo_dash.tables import eval_table, run_table
+from fipo_dash.naming import colours, eval_labels
+from fipo_dash.tables import eval_table, run_table, with_colours
 
 st.title("Runs")
 st.caption(f"database: `{source.db_path()}`")
@@ -21,7 +21,11 @@ st.subheader("Training runs")
 if runs.empty:
     st.info(f"No runs yet: {source.hint('train')}.")
 else:
-    st.dataframe(run_table(runs), hide_index=True, width="stretch")
+    runs_shown = run_table(runs)
+    palette = colours(runs, evals)
+    run_colours = {r: palette.run(r) for r in runs_shown["run_id"]}
+    styled = with_colours(runs_shown, "run", run_colours, "run_id")
+    st.dataframe(styled, hide_index=True, width="stretch")
 
 st.subheader("Evals")
 if evals.empty:
@@ -36,8 +40,10 @@ st.caption(
     " correct. A running or interrupted eval shows avg@n over the samples stored so far."
     " Select rows to compare them."
 )
+palette = colours(runs, evals)
+eval_colours = {e: palette.eval(e) for e in table["eval_id"]}
 picked = st.dataframe(
-    table,
+    with_colours(table, "eval", eval_colours, "eval_id"),
     hide_index=True,
     width="stretch",
     key="runs_evals",
