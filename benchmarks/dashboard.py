@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -65,10 +66,20 @@ def _tokens(sid: int, n: int, rng: np.random.Generator) -> pa.Table:
     )
 
 
+RUN_STEPS = 500  # the training run's logged steps (the Training page's curves)
+RUN_METRICS = ("reward/mean", "acc/mean", "response_length/mean", "entropy", "policy_kl",
+               "influence_weight/mean", "grad_norm", "clip_ratio/high")  # fmt: skip
+
+
 def build(db: Path) -> int:
     """Write the benchmark database; returns the long sample's id."""
     store = Store(db)
     rng = np.random.default_rng(0)
+    store.upsert_run("bench-run", kind="train", name="bench-run", algo="fipo", preset="bench")
+    for step in range(1, RUN_STEPS + 1):
+        store.write_train_metrics(
+            "bench-run", step, {name: float(rng.normal()) for name in RUN_METRICS}
+        )
     for eval_id in EVALS:
         store.upsert_eval(
             eval_id,
@@ -207,6 +218,58 @@ PAGE_MAIN = {
 DEMO_GOAL_S, BIG_GOAL_S = 2.0, 3.0
 
 
+# Streamlit's own floor on this machine, measured in the same run: a page that only draws a
+# title and a small table, and one that draws a two-point plotly chart.
+FLOOR_APP = """
+import streamlit as st
+st.title("floor")
+if st.query_params.get("plot"):
+    import plotly.graph_objects as go
+    st.plotly_chart(go.Figure(go.Scatter(x=[1, 2], y=[1, 2])))
+else:
+    st.dataframe({"a": [1, 2]})
+"""
+
+
+def time_floor(repeats: int) -> None:
+    """Median seconds to the floor pages' one element, fresh browser context each time."""
+    import tempfile
+
+    from dashboard_browser import chromium, free_port, stop, wait_healthy
+
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "floor.py"
+        script.write_text(FLOOR_APP)
+        port = free_port()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true",
+             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_healthy(base, server)
+            with chromium() as browser:
+                for name, query, main in (
+                    ("table", "", '[data-testid="stDataFrame"]'),
+                    ("plotly chart", "?plot=1", ".js-plotly-plot"),
+                ):
+                    times = []
+                    for _ in range(repeats):
+                        context = browser.new_context(viewport={"width": 1500, "height": 1000})
+                        page = context.new_page()
+                        t0 = time.perf_counter()
+                        page.goto(f"{base}/{query}")
+                        page.locator(main).first.wait_for(timeout=120_000)
+                        times.append(time.perf_counter() - t0)
+                        context.close()
+                    print(f"{'floor':10s} {name:18s} median {statistics.median(times):5.2f} s"
+                          "  (a bare Streamlit page with one such element)")  # fmt: skip
+        finally:
+            stop(server)
+
+
 def page_urls(db: Path, long_sample: bool = False) -> dict[str, str]:
     """Each page with a query string a researcher would open: the evals that hold samples (at
     most four), the first problem of a credited eval with those evals beside it."""
@@ -265,9 +328,12 @@ def _holds(db: Path, expected_tokens: int) -> bool:
     if not db.exists():
         return False
     try:
-        return Store(db, read_only=True).table_counts()["tokens"] == expected_tokens
+        counts = Store(db, read_only=True).table_counts()
     except FipoBenchError:
         return False
+    return counts["tokens"] == expected_tokens and counts["train_metrics"] == RUN_STEPS * len(
+        RUN_METRICS
+    )
 
 
 def main() -> None:
@@ -287,6 +353,7 @@ def main() -> None:
     page_queries(args.big_db, long_id)
     if args.no_browser:
         return
+    time_floor(args.repeats)
     if args.demo_db is not None:
         time_pages(args.demo_db, page_urls(args.demo_db), DEMO_GOAL_S, args.repeats, "demo")
     time_pages(args.big_db, page_urls(args.big_db), BIG_GOAL_S, args.repeats, "10M tokens")

@@ -84,3 +84,23 @@ def with_samples(
         if state.partial:
             st.caption(f":orange[{name}: {state.text}. Its numbers cover the samples so far.]")
     return kept
+
+
+def evals_with_samples_or_stop(
+    title: str,
+    labels: Mapping[str, str],
+    progress: Mapping[str, EvalProgress],
+    *,
+    key: str,
+    param: str,
+    container=None,
+) -> list[str]:
+    """choose_evals (in `container`, default the page), then with_samples; the page stops with
+    a note when none of the chosen evals holds samples."""
+    with container if container is not None else st.container():
+        chosen = choose_evals(title, labels, progress, key=key, param=param)
+    chosen = with_samples(chosen, labels, progress)
+    if not chosen:
+        st.info("Pick one or more evals with stored samples.")
+        st.stop()
+    return chosen

@@ -199,6 +199,17 @@ def evals() -> pd.DataFrame:
     return _evals(_key())
 
 
+def evals_or_stop(nothing: str) -> pd.DataFrame:
+    """Every eval; on a database without any, a note (`nothing`) with the command that makes
+    one, and the page stops."""
+    store()
+    frame = evals()
+    if frame.empty:
+        st.info(f"{nothing}: {hint('evals')}.")
+        st.stop()
+    return frame
+
+
 def progress(evals: pd.DataFrame) -> dict[str, EvalProgress]:
     """eval_id -> state and progress; not cached: a writer can die without touching the file."""
     return {row["eval_id"]: eval_progress(row) for row in evals.to_dict("records")}

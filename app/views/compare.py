@@ -22,27 +22,20 @@ from fipo_dash.grid import grid_html
 from fipo_dash.hints import credit_command
 from fipo_dash.links import EVALS
 from fipo_dash.naming import colours, eval_labels
-from fipo_dash.pickers import choose_evals, url_index, with_samples
+from fipo_dash.pickers import evals_with_samples_or_stop, url_index
 
 BASELINE = "baseline"
 
 st.title("Compare evals")
-source.store()
-evals = source.evals()
-if evals.empty:
-    st.info(f"No evals to compare yet: {source.hint('evals')}.")
-    st.stop()
+evals = source.evals_or_stop("No evals to compare yet")
 
 progress = source.progress(evals)
 palette = colours(source.runs(), evals)  # the report's figures take them by label
 labels = eval_labels(evals)
 top = st.columns([4, 2])
-with top[0]:
-    chosen = choose_evals("Evals", labels, progress, key="compare_evals", param=EVALS)
-chosen = with_samples(chosen, labels, progress)
-if not chosen:
-    st.info("Pick one or more evals with stored samples (two or more to compare).")
-    st.stop()
+chosen = evals_with_samples_or_stop(
+    "Evals", labels, progress, key="compare_evals", param=EVALS, container=top[0]
+)
 baseline = top[1].selectbox(
     "Baseline (the others are compared with it)",
     chosen,

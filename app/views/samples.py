@@ -9,7 +9,7 @@ import streamlit as st
 from fipo_dash import source
 from fipo_dash.links import EVALS, PAGES, PROBLEM, SAMPLES, join_samples
 from fipo_dash.naming import eval_labels
-from fipo_dash.pickers import choose_evals, with_samples
+from fipo_dash.pickers import evals_with_samples_or_stop
 from fipo_dash.samples_table import (
     A_OVER_B,
     ALL,
@@ -20,19 +20,11 @@ from fipo_dash.samples_table import (
 )
 
 st.title("Samples")
-source.store()
-evals = source.evals()
-if evals.empty:
-    st.info(f"No samples yet: {source.hint('evals')}.")
-    st.stop()
+evals = source.evals_or_stop("No samples yet")
 
 progress = source.progress(evals)
 labels = eval_labels(evals)
-chosen = choose_evals("Evals", labels, progress, key="samples_evals", param=EVALS)
-chosen = with_samples(chosen, labels, progress)
-if not chosen:
-    st.info("Pick one or more evals with stored samples.")
-    st.stop()
+chosen = evals_with_samples_or_stop("Evals", labels, progress, key="samples_evals", param=EVALS)
 
 rows = source.sample_rows(chosen)
 modes = [ALL, DIFFERS] + ([A_OVER_B] if len(chosen) >= 2 else [])

@@ -26,14 +26,10 @@ from fipo_dash.links import (
 )
 from fipo_dash.naming import colours, eval_labels
 from fipo_dash.panels import Panel, show_panels
-from fipo_dash.pickers import choose_evals, choose_scalar, url_index, with_samples
+from fipo_dash.pickers import choose_scalar, evals_with_samples_or_stop, url_index
 
 st.title("Trajectory")
-source.store()
-evals = source.evals()
-if evals.empty:
-    st.info(f"No trajectories yet: {source.hint('evals')}.")
-    st.stop()
+evals = source.evals_or_stop("No trajectories yet")
 
 qp = st.query_params
 if EVAL_A in qp and EVALS not in qp:  # a link of the two-panel page: a, b, sa, sb
@@ -49,11 +45,9 @@ progress = source.progress(evals)
 palette = colours(source.runs(), evals)
 rows = {r["eval_id"]: r for r in evals.to_dict("records")}
 labels = eval_labels(evals)
-chosen = choose_evals("Evals, side by side", labels, progress, key="traj_evals", param=EVALS)
-chosen = with_samples(chosen, labels, progress)
-if not chosen:
-    st.info("Pick one or more evals with stored samples.")
-    st.stop()
+chosen = evals_with_samples_or_stop(
+    "Evals, side by side", labels, progress, key="traj_evals", param=EVALS
+)
 
 outcomes = source.outcomes(chosen)
 first = outcomes[outcomes["eval_id"] == chosen[0]]
