@@ -1,47 +1,23 @@
-"""The dashboard's pages under Streamlit's AppTest, on a database built by the real pipeline,
-plus its data -> HTML/figure modules and the `fipo-bench dashboard` command's input checks."""
+"""The dashboard's pages under Streamlit's AppTest (through Home.py's navigation), on a database
+built by the real pipeline; empty, missing, non-DuckDB and locked databases."""
 
 from __future__ import annotations
 
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 from dashboard_fixture import DashboardDb, cached_dashboard_db
+from dashboard_pages import TOKEN_SPAN, page_html, run_page, token_markup, widget
 
 from fipo_bench.store import Store
 from fipo_bench.store import dashboard_queries as dq
 from fipo_bench.store.analysis_queries import token_columns
-
-ROOT = Path(__file__).resolve().parents[1]
-APP = ROOT / "app"
-sys.path.insert(0, str(APP))  # the app's own modules, as `streamlit run app/Home.py` sees them
-
-from fipo_dash.compare_data import problem_points  # noqa: E402
-from fipo_dash.grid import grid_html  # noqa: E402
-from fipo_dash.heatmap import (  # noqa: E402
-    PIVOT_KINDS,
-    VALUE_COLUMNS,
-    page_scale,
-    pivot_spans,
-    trajectory_html,
-)
-from fipo_dash.heatmap_js import MARKUP_LIKE, panel_data  # noqa: E402
-from fipo_dash.scales import MID, PALETTE_SIZE, fit_scale, palette  # noqa: E402
-
-TOKEN_SPAN = re.compile(r'<span class="tok[ "]')
-
-
-def token_markup(body: str) -> str:
-    """The token spans of every heatmap panel in a page body: each panel's script carries
-    them in its JSON object (heatmap_js.py) and inserts them in the browser."""
-    return "".join(d["html"] for d in panel_data(body))
-
+from fipo_dash.compare_data import problem_points
+from fipo_dash.grid import grid_html
+from fipo_dash.heatmap import PIVOT_KINDS
 
 # ---- fixtures ---------------------------------------------------------------------------------
 
@@ -49,167 +25,6 @@ def token_markup(body: str) -> str:
 @pytest.fixture(scope="session")
 def dashboard_db(request, tmp_path_factory) -> DashboardDb:
     return cached_dashboard_db(request, tmp_path_factory)
-
-
-def run_page(page: str, db: Path, monkeypatch, **query: str):
-    """Load `page` (a views/ script) through Home.py's navigation, as the server does."""
-    from streamlit.testing.v1 import AppTest
-
-    monkeypatch.setenv("FIPO_BENCH_DB", str(db))
-    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=60)
-    for key, value in query.items():
-        at.query_params[key] = value
-    if page != "Home.py":
-        at.switch_page(page)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def page_html(at) -> str:
-    return "".join(h.proto.body for h in at.html)
-
-
-def synthetic_tokens(n: int, seed: int = 0) -> pa.Table:
-    rng = np.random.default_rng(seed)
-    return pa.table(
-        {
-            "pos": pa.array(np.arange(n), pa.int32()),
-            "token": [("<" if i % 7 == 0 else chr(97 + i % 26)) for i in range(n)],
-            **{c: pa.array(rng.normal(size=n), pa.float32()) for c in VALUE_COLUMNS},
-        }
-    )
-
-
-# ---- heatmap, grid, compare numbers (no Streamlit) --------------------------------------------
-
-
-def test_signed_values_diverge_around_zero_symmetrically_with_saturation_marked():
-    values = np.concatenate([np.linspace(-1, 1, 999), [5.0, np.nan]])  # one outlier
-    scale = fit_scale("future_kl", values)
-    assert scale.low == -scale.high and 0.9 < scale.high <= 1.0  # 99th percentile of |value|
-    index = scale.index(np.array([-scale.high, 0.0, scale.high, 5.0, np.nan]))
-    assert index.tolist() == [0, MID, PALETTE_SIZE - 1, PALETTE_SIZE - 1, -1]
-    assert palette("future_kl")[MID] == "#f7f7f7"  # white at 0
-    assert scale.saturated(np.array([0.5, 5.0, np.nan])).tolist() == [False, True, False]
-
-
-def test_entropy_is_sequential_from_zero_and_logp_sequential_non_positive():
-    entropy = fit_scale("entropy", np.linspace(0.0, 3.0, 301))
-    assert entropy.low == 0.0 and entropy.mid is None and entropy.high == pytest.approx(2.97)
-    assert entropy.index(np.array([0.0, entropy.high])).tolist() == [0, PALETTE_SIZE - 1]
-    logp = fit_scale("logp", -np.linspace(0.0, 10.0, 1001))
-    assert logp.high == 0.0 and logp.low == pytest.approx(-9.9)
-    # 0 (a certain token) is the light end, the least likely tokens the dark one
-    assert logp.index(np.array([0.0, logp.low])).tolist() == [0, PALETTE_SIZE - 1]
-    assert logp.ticks() == [logp.low, 0.0]
-
-
-def test_influence_weight_uses_the_stored_clip_band_with_its_edges_marked():
-    weights = np.array([1.0, 1.0, 1.05, 1.2, 1.2, 0.9])
-    scale = fit_scale("influence_weight", weights, band=(1.0, 1.2))
-    assert (scale.low, scale.mid, scale.high, scale.edges) == (1.0, 1.0, 1.2, (1.0, 1.2))
-    assert scale.index(np.array([1.0, 1.1, 1.2])).tolist() == [MID, 150, PALETTE_SIZE - 1]
-    # at an edge: clipped there; below the band (the safety clamp): saturated too
-    assert scale.saturated(weights).tolist() == [True, True, False, True, True, True]
-    paper_7b = fit_scale("influence_weight", weights, band=(0.8, 1.2))
-    assert paper_7b.index(np.array([0.8, 1.0, 1.2])).tolist() == [0, MID, PALETTE_SIZE - 1]
-
-
-def test_heatmap_has_one_coloured_span_per_token_with_hover_values_and_pivot_anchors():
-    tokens = synthetic_tokens(50)
-    tokens = tokens.set_column(
-        1, "token", pa.array(["<img src=x onerror=alert(1)>", *tokens["token"].to_pylist()[1:]])
-    )
-    pivots = pa.table(
-        {
-            "pos": [3, 10],
-            "kind": ["credit", "keyword"],
-            "label": ["big", "</script><b>wait"],
-            "score": [1.0, 2.0],
-        }
-    )
-    scale = page_scale([tokens], "future_kl")
-    out = trajectory_html(tokens, pivots, scale, kinds=PIVOT_KINDS, anchor="x")
-    (data,) = panel_data(out.html)
-    markup = data["html"]
-    assert len(TOKEN_SPAN.findall(markup)) == 50
-    assert out.n_pivots == 2
-    assert 'id="x-p3"' in markup and 'href="#x-p3"' in out.html
-    assert 'data-pivot="keyword"' in markup
-    assert re.search(r'<span class="tok c\d+">', markup)  # a palette colour class, no title
-    # Token text is escaped, never raw markup, and the script holds nothing DOMPurify would
-    # take for markup (it drops such a script, and the panel would stay empty).
-    assert "&lt;img src=x onerror=alert(1)&gt;</span>" in markup and "<img" not in markup
-    script = out.html[out.html.index("<script>") + 8 : out.html.rindex("</script>")]
-    assert not MARKUP_LIKE.search(script)
-    # Hover: every token's position and all its values (3 significant digits), pivot marks.
-    assert data["pos0"] == 0 and data["names"] == list(VALUE_COLUMNS)
-    for name, shown in zip(VALUE_COLUMNS, data["values"], strict=True):
-        stored = tokens[name].to_numpy().astype(np.float64)
-        assert len(shown) == 50
-        np.testing.assert_allclose(shown, stored, rtol=5e-3, atol=1e-12)
-    assert data["pivots"] == {"3": "credit big", "10": "keyword </script><b>wait"}
-
-
-def test_heatmap_hover_keeps_positions_that_are_not_contiguous_and_marks_missing_values():
-    tokens = synthetic_tokens(4).set_column(0, "pos", pa.array([0, 1, 5, 6], pa.int32()))
-    tokens = tokens.set_column(
-        tokens.column_names.index("future_kl"),
-        "future_kl",
-        pa.array([0.5, None, 1.0, -1.0], pa.float32()),
-    )
-    (data,) = panel_data(trajectory_html(tokens, None, page_scale([tokens], "future_kl")).html)
-    assert data["pos0"] is None and data["pos"] == [0, 1, 5, 6]
-    assert data["values"][VALUE_COLUMNS.index("future_kl")][1] is None
-    assert 'class="tok cn"' in data["html"]  # the no-value colour
-
-
-def test_heatmap_renders_a_20000_token_trajectory_as_one_string():
-    tokens = synthetic_tokens(20_000)
-    out = trajectory_html(tokens, None, page_scale([tokens], "influence_weight", (0.8, 1.2)))
-    assert out.n_tokens == 20_000
-    (data,) = panel_data(out.html)
-    assert len(TOKEN_SPAN.findall(data["html"])) == 20_000
-    assert all(len(v) == 20_000 for v in data["values"])
-
-
-def test_eval_labels_name_the_checkpoint_distinctly_and_never_read_nan():
-    """Labels are the reports' (analysis.evals): RUN@STEP from the run's name, a checkpoint
-    folder RUN_DIR/checkpoints/step-N as RUN_DIR@N, else the model folder; the dataset only
-    where two would read the same. pandas' NaN (truthy) in an empty cell never shows."""
-    from fipo_dash.naming import eval_labels
-
-    nan = float("nan")
-    frame = pd.DataFrame(
-        [
-            ("ev-base", "synthetic", nan, "/w/base-model", nan, nan, nan),
-            ("ev-dir", "synthetic", nan, "/w/runs/tiny-fipo/checkpoints/step-000012", nan, nan,
-             nan),
-            ("ev-run", "aime24", nan, "/x", "tiny-fipo-1a2b", 12.0, "tiny-fipo"),
-        ],
-        columns=["eval_id", "dataset", "ckpt_id", "model_path", "model_run_id", "model_step",
-                 "run_name"],
-    )  # fmt: skip
-    assert eval_labels(frame) == {
-        "ev-base": "base-model",
-        "ev-dir": "tiny-fipo@12 · synthetic",
-        "ev-run": "tiny-fipo@12 · aime24",
-    }
-
-
-def test_pivot_links_group_a_keyword_phrase_but_not_separate_hits():
-    rows = [{"kind": "keyword", "label": "wait", "score": 1.0, "pos": p} for p in (5, 6, 7, 8)] + [
-        {"kind": "keyword", "label": "wait", "score": 2.0, "pos": 9},  # the next hit, adjacent
-        {"kind": "entropy", "label": "top", "score": 4.5, "pos": 6},
-        {"kind": "credit", "label": None, "score": None, "pos": 2},
-    ]
-    assert pivot_spans(rows) == [
-        ("credit", "", 2, 2),
-        ("keyword", "wait", 5, 8),
-        ("entropy", "top", 6, 6),
-        ("keyword", "wait", 9, 9),
-    ]
 
 
 @pytest.mark.slow
@@ -333,21 +148,6 @@ def test_compare_page_shows_the_compare_commands_numbers_figures_and_a_linked_gr
     assert grid.query_params["section"] == "Per problem"
 
 
-def test_grid_orders_by_difference_and_keeps_only_problems_that_differ():
-    from fipo_dash.compare_data import grid_frame
-
-    points = pd.DataFrame(
-        [("a", "p1", 2, 0.5), ("b", "p1", 2, 0.5),   # same accuracy
-         ("a", "p2", 2, 1.0), ("b", "p2", 2, 0.0),   # differs by 1
-         ("a", "p10", 2, 0.5), ("b", "p10", 2, 0.0)],  # differs by 0.5
-        columns=["eval_id", "problem_id", "n", "accuracy"],
-    ).assign(mean_tokens=10.0)  # fmt: skip
-    assert list(grid_frame(points, ["a", "b"]).index) == ["p1", "p2", "p10"]
-    by_spread = grid_frame(points, ["a", "b"], order="largest difference first")
-    assert list(by_spread.index) == ["p2", "p10", "p1"]
-    assert list(grid_frame(points, ["a", "b"], differs_only=True).index) == ["p2", "p10"]
-
-
 def pivot_hits(rows: list[dict]) -> int:
     """Jump links a sample's pivots make: a keyword phrase's tokens (same kind, label, score,
     adjacent positions) share one; every other stored pivot has its own."""
@@ -423,11 +223,6 @@ def test_samples_page_lists_every_sample_with_problem_gold_and_filters(dashboard
     assert shown == set(accuracy.index[accuracy[ids[0]] != accuracy[ids[1]]])
 
 
-def widget(at, kind: str, label: str):
-    """The page's widget of this kind with this label (keys that name a run/step change)."""
-    return next(w for w in getattr(at, kind) if w.label == label)
-
-
 @pytest.mark.slow
 def test_training_page_overlays_runs_and_shows_rollout_credit(dashboard_db, monkeypatch):
     import json
@@ -474,19 +269,6 @@ def test_training_rollout_box_follows_the_run_and_a_reload_keeps_every_choice(
     assert widget(again, "selectbox", "Colour by").value == "entropy"
     metrics = widget(at, "multiselect", "Metrics").value
     assert widget(again, "multiselect", "Metrics").value == metrics
-
-
-def test_training_panels_say_when_a_metric_carries_no_information():
-    from fipo_dash.figures import ema, flat_note
-
-    assert flat_note(np.zeros(5)) == " (constant 0)"
-    assert flat_note(np.array([0.9995, 0.9999, 1.0])).startswith(" (nearly constant: 0.9995")
-    assert flat_note(np.array([0.1, 0.5])) == ""
-    # smoothing: weight 0 is the raw curve; the debiased EMA starts at the first value
-    values = np.array([1.0, 3.0, 3.0])
-    assert ema(values, 0.0).tolist() == values.tolist()
-    assert ema(values, 0.5)[0] == pytest.approx(1.0)
-    assert ema(values, 0.5)[1] == pytest.approx((0.5 * 1 * 0.5 + 0.5 * 3) / 0.75)
 
 
 PLOTLY_DIV_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -593,80 +375,3 @@ def test_pages_wait_for_a_writer_instead_of_failing(tmp_path, monkeypatch):
         assert any("fipo-bench eval" in i.value for i in at.info)
     finally:
         writer.wait(30)
-
-
-# ---- the command ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--db", "{tmp}/missing.duckdb"], "does not exist"),
-        (["--db", "{tmp}/bad.duckdb"], "not a DuckDB database file"),
-        (["--db", "{tmp}/ok.duckdb", "--port", "70000"], "--port 70000 is invalid"),
-    ],
-)
-def test_dashboard_command_rejects_bad_input_with_exit_2(args, message, tmp_path, capsys):
-    from fipo_bench.cli import main
-
-    (tmp_path / "bad.duckdb").write_text("x")
-    Store(tmp_path / "ok.duckdb")
-    code = main(["dashboard", *[a.format(tmp=tmp_path) for a in args]])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert message in err and len(err.strip().splitlines()) == 1
-
-
-def test_dashboard_on_a_port_in_use_is_one_line_exit_2_before_serving(tmp_path, capsys):
-    """Another program listening on the port: the command says so in one line and exits 2,
-    without printing the "dashboard on ..." line of a server that never starts."""
-    import socket
-
-    from fipo_bench.cli import main
-
-    Store(tmp_path / "ok.duckdb")
-    with socket.socket() as other:
-        other.bind(("127.0.0.1", 0))
-        other.listen()
-        port = other.getsockname()[1]
-        code = main(
-            ["dashboard", "--db", str(tmp_path / "ok.duckdb"), "--port", str(port),
-             "--address", "127.0.0.1"]
-        )  # fmt: skip
-    captured = capsys.readouterr()
-    assert code == 2
-    assert f"--port {port} is already in use" in captured.err
-    assert len(captured.err.strip().splitlines()) == 1
-    assert "dashboard on" not in captured.out
-
-
-def test_dashboard_finds_its_app_without_a_repo_root(tmp_path):
-    """In a source checkout the command serves this checkout's app/; installed as a wheel lays
-    it out (fipo_bench/app inside the package, no checkout around it), it serves the
-    package's own copy, and the app's pages import their modules relative to their files."""
-    import shutil
-
-    from fipo_bench.commands import dashboard as command
-
-    assert command.app_entry() == APP / "Home.py"
-    site = tmp_path / "site"
-    shutil.copytree(
-        ROOT / "fipo_bench", site / "fipo_bench", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    shutil.copytree(APP, site / "fipo_bench" / "app", ignore=shutil.ignore_patterns("__pycache__"))
-    (site / "fipo_bench" / "app" / "__init__.py").write_text("")
-    probe = (
-        "from fipo_bench.commands.dashboard import app_entry; import sys;"
-        "entry = app_entry(); print(entry);"
-        "sys.path.insert(0, str(entry.parent)); import fipo_dash.links, fipo_dash.status;"
-        "print(fipo_dash.links.__file__)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=tmp_path, env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
-    assert out == [
-        str(site / "fipo_bench" / "app" / "Home.py"),
-        str(site / "fipo_bench" / "app" / "fipo_dash" / "links.py"),
-    ]

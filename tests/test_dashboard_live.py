@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,13 +25,10 @@ from dashboard_browser import (
 )
 from dashboard_fixture import cached_dashboard_db
 from dashboard_live import LiveEvals, eval_row, read, start_live
+from dashboard_pages import run_page
 
 from fipo_bench.store import dashboard_queries as dq
-
-APP = Path(__file__).resolve().parents[1] / "app"
-sys.path.insert(0, str(APP))
-
-from fipo_dash.status import eval_progress, json_field  # noqa: E402
+from fipo_dash.status import eval_progress, json_field
 
 pytestmark = pytest.mark.slow
 
@@ -68,15 +64,7 @@ def page_urls(live: LiveEvals) -> dict[str, dict[str, str]]:
 
 
 def apptest_page(db: Path, page: str, query: dict[str, str], monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
-    monkeypatch.setenv("FIPO_BENCH_DB", str(db))
-    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=180)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.switch_page(page)
-    at.run()
-    return at
+    return run_page(page, db, monkeypatch, check=False, **query)
 
 
 def assert_pages_load(live: LiveEvals, monkeypatch) -> None:
