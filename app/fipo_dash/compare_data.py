@@ -22,8 +22,9 @@ def _interval(low: float, high: float) -> str:
 
 
 def eval_table(report: Report) -> pd.DataFrame:
-    """One row per eval: avg@n and cons@n with their standard error over problems, pass@n,
-    mean length (tokens), and the per-sample length slope with its interval and R^2."""
+    """One row per eval: problems and samples per problem, avg@n with its standard error over
+    problems, cons@n, pass@n, mean length (tokens), and the per-sample length slope with its
+    interval and R^2 (an unfinished eval is named in the report's notes above the table)."""
     rows = []
     for d in report.details:
         s, fit = d.scored.stats, d.per_sample_fit
@@ -31,9 +32,7 @@ def eval_table(report: Report) -> pd.DataFrame:
         rows.append(
             {
                 "eval": d.scored.label,
-                "status": d.scored.stored.status,
                 "problems": s.num_problems,
-                "samples": s.num_samples,
                 "n": s.n,
                 "avg@n": s.avg.value,
                 "avg@n SE": s.avg.se,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -189,13 +190,16 @@ def training_curves(
                 ),
                 **where,
             )  # fmt: skip
-    fig.update_xaxes(title_text="step", title_standoff=4)
+    last_step = float(metrics["step"].max()) if not metrics.empty else 1.0
+    # Whole steps only: a 2-step run would otherwise tick at 1.2, 1.4, ...
+    fig.update_xaxes(title_text="step", title_standoff=4, dtick=max(1, math.ceil(last_step / 8)))
     # Plain numbers: SI prefixes would print a KL of 2e-4 as "200μ".
     fig.update_yaxes(tickformat=".3~g")
     fig.update_layout(
-        height=max(320, 260 * rows),
-        margin=dict(t=70, b=10),
+        height=max(320, 260 * rows) + 40,
+        margin=dict(t=100, b=10),
         hovermode="x unified",
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, yref="container"),
+        # Above the first row's titles, inside the figure (no blank band between them).
+        legend=dict(orientation="h", x=0, y=1, yref="container", yanchor="top"),
     )
     return fig
