@@ -139,7 +139,10 @@ def main() -> None:
     shutil.copyfile(args.db, db)
     os.environ["FIPO_BENCH_DB"] = str(db)
     t0 = time.perf_counter()
-    live = start_live(db, args.model.resolve(), args.work)
+    # SIGTERM (timeout, kill) ends the soak through its finally, which stops the writers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # 200 problems x 32 samples: the eval outlives the writing phase on a loaded machine.
+    live = start_live(db, args.model.resolve(), args.work, running_n=32)
     print(f"writers started in {time.perf_counter() - t0:.0f} s on {db}")
     try:
         failures = soak(live, args.loads)

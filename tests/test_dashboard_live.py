@@ -24,7 +24,7 @@ from dashboard_browser import (
     stop,
 )
 from dashboard_fixture import cached_dashboard_db
-from dashboard_live import LiveEvals, eval_row, read, start_live
+from dashboard_live import RUNNING_N, TEST_PROBLEMS, LiveEvals, eval_row, read, start_live
 from dashboard_pages import run_page
 
 from fipo_bench.store import dashboard_queries as dq
@@ -105,7 +105,7 @@ def test_runs_page_shows_running_killed_and_failed_evals_with_progress(live, mon
     # cannot tell a live eval from a killed one (both stay `running` in the store).
     live_prefix = "running |" if writer_recorded(running) else "running or interrupted |"
     assert cells[running["eval_id"]].startswith(live_prefix), cells[running["eval_id"]]
-    assert " of 400 samples" in cells[running["eval_id"]]
+    assert f" of {TEST_PROBLEMS * RUNNING_N:,} samples" in cells[running["eval_id"]]
     failed = eval_row(live.db, live.failed_seed)
     assert failed["status"] == "failed" and failed["n_samples"] == 0
     assert cells[failed["eval_id"]].startswith("failed | 0 of 400 samples (0%) |")
