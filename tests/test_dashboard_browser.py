@@ -187,13 +187,24 @@ def test_one_colour_per_run_on_every_page(dashboard_db, served, page):
     assert training["fixture-dapo"] != fipo
 
 
-def test_runs_page_at_its_own_url_has_no_error_popup(served, page):
+def test_runs_page_at_its_own_url_has_no_error_popup_and_links_stay_in_the_tab(
+    dashboard_db, served, page
+):
     url, _ = served
     for path in ("/", "/runs"):
         load(page, url + path)
         assert page.locator("h1").first.inner_text() == "Runs"
         assert "Page not found" not in page.locator("body").inner_text()
         assert not page_errors(page)
+    pages_before = len(page.context.pages)
+    page.get_by_text("Compare all 2 finished evals").click()
+    page.wait_for_url("**/compare?**", timeout=60_000)
+    page.locator("h1", has_text="Compare").wait_for(timeout=60_000)
+    assert len(page.context.pages) == pages_before  # the same tab, no new window
+    from urllib.parse import parse_qs, urlparse
+
+    shown = parse_qs(urlparse(page.url).query)["evals"][0].split(",")
+    assert set(shown) == set(dashboard_db.eval_ids)
 
 
 def test_export_download_is_the_file_the_report_command_writes(dashboard_db, served, page):
