@@ -106,7 +106,7 @@ def test_two_models_side_by_side_share_problems_and_settings(
 
     assert main(_eval_args([tiny_model_dir, "run-a:3"], aime24_file, db, limit=2)) == 0
     out = capsys.readouterr().out
-    assert "run-a:3" in out
+    assert "run-a:3" in out and "Differences against" in out  # the second vs the first
 
     store = Store(db, read_only=True)
     evals = {e["model_path"]: e for e in store.list_evals().to_pylist()}

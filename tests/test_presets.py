@@ -218,3 +218,20 @@ def test_cli_unknown_preset_exits_2_with_one_line(capsys):
     assert main(["presets", "nope"]) == 2
     err = capsys.readouterr().err
     assert "nope" in err and "tiny-fipo" in err
+
+
+@pytest.mark.parametrize("name", ["fipo-qwen2.5-32b", "tiny-fipo"])
+def test_presets_format_verl_prints_the_overrides_that_reproduce_the_preset(capsys, name):
+    from fipo_bench.integrations.verl_presets import verl_overrides
+
+    assert main(["presets", name, "--format", "verl"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == verl_overrides(get_preset(name))
+    assert "actor_rollout_ref.actor.policy_loss.loss_mode=fipo" in lines
+
+
+def test_presets_format_is_checked(capsys):
+    assert main(["presets", "tiny-fipo", "--format", "yaml"]) == 2
+    assert "--format 'yaml'" in capsys.readouterr().err
+    assert main(["presets", "--format", "verl"]) == 2
+    assert "needs a preset NAME" in capsys.readouterr().err

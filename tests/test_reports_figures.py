@@ -155,3 +155,24 @@ def test_an_out_on_a_read_only_mount_is_one_line_exit_2(db, read_only_dir, capsy
     err = capsys.readouterr().err.strip()
     assert "is not writable" in err and len(err.splitlines()) == 1
     assert list(read_only_dir.iterdir()) == []
+
+
+def test_figures_colour_runs_and_checkpoints_as_the_dashboard_does(db):
+    """The same colours as analysis.series_style over the whole database, whatever the
+    report selects: a run's checkpoints in shades of the run's colour."""
+    from fipo_bench.analysis.series_style import series_colours
+    from fipo_bench.store.analysis_queries import eval_rows
+
+    store = Store(db, read_only=True)
+    report = build_report(store, ["val-20", "val-60"], ["run-fipo-1a2b"], resamples=100)
+    paper = collect_paper_figures(store, report, window=8, seed=0)
+    figures = dict(report_figures(report, paper))
+    expected = series_colours(
+        store.list_runs()["run_id"].to_pylist(),
+        eval_rows(store, store.list_evals()["eval_id"].to_pylist()).to_pylist(),
+    )
+    curves = {t.name: t.line.color for t in figures["pass@k curves"].data if t.name}
+    assert curves["tiny-fipo@60"] == expected.eval("val-60") == expected.run("run-fipo-1a2b")
+    assert curves["tiny-fipo@20"] == expected.eval("val-20") != curves["tiny-fipo@60"]
+    runs = {t.line.color for t in figures["Figure 4"].data if t.name == "tiny-fipo"}
+    assert runs == {expected.run("run-fipo-1a2b")}

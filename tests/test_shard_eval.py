@@ -116,6 +116,9 @@ def test_bad_shard_flags_are_one_line_errors(tmp_path, capsys, tiny_model_dir):
         (["--shard", "3/2", "--out-dir", str(tmp_path)], "shard 3/2"),
         (["--shard", "half", "--out-dir", str(tmp_path)], "--shard 'half'"),
         (["--shard", "1/2"], "--out-dir"),
+        (["--shard", "1/2", "--ray", "--out-dir", str(tmp_path)], "give one"),
+        (["--ray", "--shards", "0", "--out-dir", str(tmp_path)], "--shards 0"),
+        (["--ray", "--num-gpus-per-shard", "2", "--out-dir", str(tmp_path)], "--engine vllm"),
     ):
         assert main(_args(tiny_model_dir, db, *extra)) == 2
         err = capsys.readouterr().err.strip()

@@ -21,6 +21,7 @@ from fipo_bench.verify import (
     extract_answer,
     judge,
     shutdown,
+    warm_up,
 )
 from fipo_bench.verify import pool as verify_pool
 from fipo_bench.verify.judge import judge_pair, read_progress
@@ -346,25 +347,28 @@ def test_read_progress_drops_a_torn_last_line(tmp_path: Path) -> None:
 
 def test_cache_serves_repeated_pairs_without_a_worker() -> None:
     """A second check of the same (gold, response), or of another response with the same
-    answer, is a cache hit; integer fast-path items never touch the cache."""
-    first = check("\\frac{1}{3}", "Answer: $\\frac{2}{6}$", timeout_s=JUDGE_TIMEOUT_S)
+    answer, is a cache hit; items the rules decide in-process (integers, fractions) never
+    touch the cache."""
+    first = check("\\sqrt{2}", "Answer: $2^{1/2}$", timeout_s=JUDGE_TIMEOUT_S)
     after_first = cache_info()
-    again = check("\\frac{1}{3}", "Answer: $\\frac{2}{6}$", timeout_s=JUDGE_TIMEOUT_S)
-    other = check("\\frac{1}{3}", "so \\boxed{\\frac{2}{6}}", timeout_s=JUDGE_TIMEOUT_S)
+    again = check("\\sqrt{2}", "Answer: $2^{1/2}$", timeout_s=JUDGE_TIMEOUT_S)
+    other = check("\\sqrt{2}", "so \\boxed{2^{1/2}}", timeout_s=JUDGE_TIMEOUT_S)
     check("025", "Answer: 25")
+    check("\\frac{1}{3}", "Answer: $\\frac{2}{6}$")
     info = cache_info()
     assert first == again
-    assert _verdict(first) == _verdict(other) == (True, "\\frac{2}{6}", "ok")
+    assert _verdict(first) == _verdict(other) == (True, "2^{1/2}", "ok")
     assert (first.source, other.source) == ("answer_line", "box")
     assert (after_first.hits, after_first.misses) == (0, 1)
     assert (info.hits, info.misses, info.entries) == (2, 1, 1)
 
 
 def test_duplicates_in_a_batch_are_judged_once() -> None:
-    items = [("\\frac{1}{4}", f"Answer: {x}") for x in ("0.25", "0.25", "1/4", "0.25", "0.3")]
+    answers = ("2^{1/2}", "2^{1/2}", "\\frac{2}{\\sqrt{2}}", "2^{1/2}", "\\sqrt{3}")
+    items = [("\\sqrt{2}", f"Answer: ${x}$") for x in answers]
     results = check_many(items, timeout_s=JUDGE_TIMEOUT_S, workers=2)
     assert [r.correct for r in results] == [True, True, True, True, False]
-    assert cache_info().misses == 3  # 0.25, 1/4, 0.3
+    assert cache_info().misses == 3  # 2^{1/2}, 2/sqrt(2), sqrt(3)
 
 
 def test_timeout_is_retried_with_a_longer_budget_not_served_from_cache() -> None:
@@ -459,3 +463,19 @@ def test_malformed_items_are_a_verify_error(items: object) -> None:
 def test_items_must_be_a_sequence() -> None:
     with pytest.raises(VerifyError, match="sequence of"):
         check_many("1,Answer: 1")  # type: ignore[arg-type]
+
+
+def test_warm_up_starts_every_worker_before_the_first_item() -> None:
+    """warm_up(workers=N) returns once all N workers ran their initializer (math-verify and
+    its parsers built); a batch right after it needs no new process."""
+    shutdown()
+    assert warm_up(workers=2) == 2
+    started_before = verify_pool.stats()
+    assert check("\\frac{1}{2}", "Answer: $\\sqrt{0.25}$", timeout_s=JUDGE_TIMEOUT_S).correct
+    assert verify_pool.stats().lost == started_before.lost
+
+
+@pytest.mark.parametrize("workers", [0, -1, 2.0, True])
+def test_warm_up_rejects_invalid_worker_counts(workers: object) -> None:
+    with pytest.raises(VerifyError, match="workers="):
+        warm_up(workers=workers)  # type: ignore[arg-type]

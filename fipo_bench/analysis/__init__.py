@@ -13,8 +13,13 @@ how long the reasoning is.
     write_report(build_report(store, [eval_a, eval_b], [run_id]), "html", Path("r.html"))
 
 Modules: settings (validated configs), pair_scoring (one batch: policy and reference scored,
-then algos.fipo_token_credit), batching (memory bounds), models (loading, tokenizer check),
-credit (plan + resumable run over an eval), pivots, reports (numbers) and report_render
+then algos.fipo_token_credit), batching (memory bounds), models (the tokenizer check), credit
+(plan + resumable run over an eval), pivots; the statistics: stats (SEs, paired bootstrap
+intervals, permutation p-values), evals (labels such as tiny-fipo@12), compare and
+compare_render (`fipo-bench compare`), length_accuracy (the one slope definition, per sample /
+per problem / per stage), reflection (rates and accuracies with intervals), events (the pivot
+event study), run_curves; series_style (one colour per run and checkpoint, dashboard and
+report alike); reports (numbers), figures (the paper's figures) and report_render
 (csv / md / html). The settings each analysis used are kept per eval in the store's `analyses`
 table (Store.upsert_analysis / get_analysis). Nothing here imports torch at package
 import time: `credit` and `pair_scoring` do, when imported.

@@ -7,7 +7,8 @@ against mean length per stage, with w and R^2), 4(a-c) (mean reward, generation 
 step, length-weighted mean advantage), 5(a-c) (policy KL, gradient norm, entropy), the pass@k
 curves with their standard-error band, the reflection panel and the pivot event study.
 Every trace is named by its run or run/checkpoint label (`tiny-fipo@12`), never by an eval id,
-and one label keeps one colour across figures.
+and coloured as the dashboard colours it (`analysis.series_style`: one colour per run, its
+checkpoints in shades of it).
 """
 
 from __future__ import annotations
@@ -45,17 +46,7 @@ EVENT_TITLES = {
     "delta": "delta = log p - log p_ref",
     "entropy": "entropy",
 }
-PALETTE = (
-    "#1F77B4", "#FF7F0E", "#2CA02C", "#D62728", "#9467BD",
-    "#8C564B", "#E377C2", "#7F7F7F", "#BCBD22", "#17BECF",
-)  # fmt: skip
 STEP_AXIS = "training step"
-
-
-def palette(labels: Sequence[str]) -> Callable[[str], str]:
-    """One colour per label, in first-seen order (the same label, the same colour)."""
-    order = {label: i for i, label in enumerate(dict.fromkeys(labels))}
-    return lambda label: PALETTE[order.get(label, len(order)) % len(PALETTE)]
 
 
 def _band(fig, x, low, high, colour: str, name: str, **where) -> None:
@@ -340,7 +331,7 @@ def collect_paper_figures(store, report: Report, *, window: int, seed: int) -> P
 
 def report_figures(report: Report, paper: PaperFigures | None) -> list[tuple[str, object]]:
     """(section title, figure) in page order."""
-    colour = palette([*report.evals.columns, *(r.label for r in report.run_infos)])
+    colour = report.colour
     out: list[tuple[str, object]] = []
     if not report.evals.empty:
         out += [("Accuracy by length quartile", quartile_bars(report, colour)),

@@ -37,6 +37,7 @@ from fipo_bench.analysis.length_accuracy import (
 )
 from fipo_bench.analysis.reflection import ReflectionStats, eval_reflection
 from fipo_bench.analysis.run_curves import RunInfo, checkpoint_points, run_infos
+from fipo_bench.analysis.series_style import GREYS, series_colours
 from fipo_bench.analysis.stats import DEFAULT_RESAMPLES, comparison_ks
 from fipo_bench.errors import DataError
 
@@ -64,6 +65,11 @@ class Report:
     run_infos: tuple[RunInfo, ...] = ()
     stage_fits: tuple[StageFit, ...] = ()
     notes: tuple[str, ...] = field(default=())  # partial evals, evals not compared
+    colours: dict[str, str] = field(default_factory=dict)  # label -> '#rrggbb'
+
+    def colour(self, label: str) -> str:
+        """The dashboard's colour of an eval or run label (series_style), grey if unknown."""
+        return self.colours.get(label, GREYS[0])
 
     @property
     def eval_ids(self) -> dict[str, str]:
@@ -180,6 +186,19 @@ def _stage_fits(store, runs: Sequence[RunInfo], stages: Sequence[Stage]) -> list
     return out
 
 
+def _colours(store, details: Sequence[EvalDetail], runs: Sequence[RunInfo]) -> dict[str, str]:
+    """Colours from every run and eval of the database, so that a report colours a run and
+    its checkpoints exactly as every dashboard page does, whatever the selection."""
+    from fipo_bench.store.analysis_queries import eval_rows
+
+    every_eval = eval_rows(store, store.list_evals()["eval_id"].to_pylist()).to_pylist()
+    colours = series_colours(store.list_runs()["run_id"].to_pylist(), every_eval)
+    return {
+        **{d.scored.label: colours.eval(d.scored.eval_id) for d in details},
+        **{r.label: colours.run(r.run_id) for r in runs},
+    }
+
+
 def build_report(
     store,
     eval_ids: Sequence[str],
@@ -217,4 +236,5 @@ def build_report(
         run_infos=tuple(runs),
         stage_fits=tuple(_stage_fits(store, runs, stages)) if stages else (),
         notes=tuple(partial + notes),
+        colours=_colours(store, details, runs),
     )

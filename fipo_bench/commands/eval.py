@@ -88,7 +88,7 @@ def eval_command(
     from rich.console import Console
 
     from fipo_bench.eval import EvalSettings, plan_eval, run_eval
-    from fipo_bench.eval.console import RichProgress, metrics_table
+    from fipo_bench.eval.console import RichProgress, differences_tables, metrics_table
     from fipo_bench.store import default_db_path
 
     settings = EvalSettings(
@@ -131,6 +131,9 @@ def eval_command(
         f" engine {job.engine}"
     )
     out.print(metrics_table(results, title=title))
+    # Several models: each one's difference from the first, with a paired test.
+    for table in differences_tables(job.db_path, results):
+        out.print(table)
 
 
 def _sharded(out, settings, models, db_path, shard, out_dir, ray, shards, gpus, address) -> None:

@@ -37,15 +37,15 @@ def import_command(
 
     from rich.console import Console
 
+    from fipo_bench.eval.console import RichProgress
     from fipo_bench.importers import check_db_path, read_source, write_source
-    from fipo_bench.importers.progress import RichImportProgress
     from fipo_bench.store import default_db_path
 
     db_path = default_db_path(db)
     check_db_path(db_path)
     out = Console(highlight=False, soft_wrap=True)  # long paths stay copyable
     source = read_source(format_name, Path(path), name=name)
-    with RichImportProgress(out) as progress:
+    with RichProgress(out) as progress:
         result = write_source(source, db_path, tokenizer=tokenizer, progress=progress)
     parts = [f"{result.samples} samples"]
     if result.run_id:

@@ -14,9 +14,29 @@ def presets(
     name: Annotated[
         str | None, typer.Argument(help="Show every value of this preset (omit to list them).")
     ] = None,
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="table, or verl: the hydra overrides that reproduce the preset in verl 0.9,"
+            " one per line.",
+        ),
+    ] = "table",
 ) -> None:
     """List the presets, or print every value of one and where it comes from (use them with
     `train --preset NAME` and change any value with `--set group.field=value`)."""
+    from fipo_bench.errors import ConfigError
+
+    if output_format not in ("table", "verl"):
+        raise ConfigError(f"--format {output_format!r} is unknown; allowed: table, verl")
+    if output_format == "verl":
+        if name is None:
+            raise ConfigError("--format verl needs a preset NAME (`fipo-bench presets` lists them)")
+        from fipo_bench.config import get_preset
+        from fipo_bench.integrations.verl_presets import verl_overrides
+
+        typer.echo("\n".join(verl_overrides(get_preset(name))))
+        return
     from rich.markup import escape
 
     from fipo_bench.config import config_to_dict, describe, get_preset, preset_names

@@ -15,13 +15,14 @@ import importlib
 from pathlib import Path
 
 from fipo_bench.errors import ConfigError, DataError
+from fipo_bench.eval.plan import check_db_path
 from fipo_bench.importers.records import (
     ImportedEval,
     ImportedRun,
     ImportedSample,
     ImportedSource,
 )
-from fipo_bench.importers.writer import ImportResult, check_db_path, write_source
+from fipo_bench.importers.writer import ImportResult, write_source
 
 # Format name -> module under fipo_bench.importers, each with read(path, name).
 FORMATS = {

@@ -22,7 +22,7 @@ from typing import Any
 from fipo_bench.errors import DataError
 from fipo_bench.importers import keys
 from fipo_bench.importers.lines import gold_text, number_or_nan
-from fipo_bench.importers.records import ImportedEval, ImportedSample, ImportedSource
+from fipo_bench.importers.records import ImportedEval, ImportedSample, ImportedSource, in_memory
 from fipo_bench.tasks.problem import Problem
 
 FORMAT = "inspect"
@@ -76,15 +76,7 @@ def read(path: Path, name: str | None = None) -> ImportedSource:
         source_metrics=_metrics(header),
         config={"task": task, "inspect_status": header.get("status"), "name": name},
     )
-    return ImportedSource(
-        format=FORMAT,
-        path=path,
-        samples=lambda: iter([samples]),
-        num_samples=len(samples),
-        evals=[ev],
-        problems=list(problems.values()),
-        lengths_given=all(s.n_tokens is not None for s in samples),
-    )
+    return in_memory(FORMAT, path, [ev], list(problems.values()), samples)
 
 
 def _sample(record: Any, where: str, eval_id: str, dataset: str) -> tuple[ImportedSample, Problem]:

@@ -20,7 +20,7 @@ from typing import Any
 from fipo_bench.errors import DataError
 from fipo_bench.importers import keys
 from fipo_bench.importers.lines import gold_text, number_or_nan, read_json
-from fipo_bench.importers.records import ImportedEval, ImportedSample, ImportedSource
+from fipo_bench.importers.records import ImportedEval, ImportedSample, ImportedSource, in_memory
 from fipo_bench.tasks.problem import Problem
 
 FORMAT = "lighteval"
@@ -45,15 +45,7 @@ def read(root: Path, name: str | None = None) -> ImportedSource:
         evals.append(ev)
         problems.update({(p.dataset, p.problem_id): p for p in doc_problems})
         samples.extend(doc_samples)
-    return ImportedSource(
-        format=FORMAT,
-        path=root,
-        samples=lambda: iter([samples]),
-        num_samples=len(samples),
-        evals=evals,
-        problems=list(problems.values()),
-        lengths_given=all(s.n_tokens is not None for s in samples),
-    )
+    return in_memory(FORMAT, root, evals, list(problems.values()), samples)
 
 
 def _read_details(path: Path, task: str, results: dict[str, Any]):

@@ -17,7 +17,7 @@ from pathlib import Path
 from fipo_bench.errors import DataError
 from fipo_bench.importers import keys
 from fipo_bench.importers.lines import gold_text, json_lines, need, read_json
-from fipo_bench.importers.records import ImportedEval, ImportedSample, ImportedSource
+from fipo_bench.importers.records import ImportedEval, ImportedSample, ImportedSource, in_memory
 from fipo_bench.tasks.problem import Problem
 
 FORMAT = "qwen-math"
@@ -85,14 +85,9 @@ def read(path: Path, name: str | None = None) -> ImportedSource:
         # The harness's prompt name (qwen25-math-cot, ...), not one of fipo-bench's templates.
         config={"name": name, "prompt_type": settings["prompt"] if settings else None},
     )
-    return ImportedSource(
-        format=FORMAT,
-        path=path,
-        samples=lambda: iter([samples]),
-        num_samples=len(samples),
-        evals=[ev],
-        problems=list(problems.values()),
-        tokenizer_dir=model_dir if is_model else None,
+    tokenizer_dir = model_dir if is_model else None
+    return in_memory(
+        FORMAT, path, [ev], list(problems.values()), samples, tokenizer_dir=tokenizer_dir
     )
 
 

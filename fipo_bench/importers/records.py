@@ -86,3 +86,25 @@ class ImportedSource:
     tokenizer_dir: Path | None = None  # where response tokens are counted when the source
     # gives no counts (a checkpoint's tokenizer); --tokenizer overrides it
     notes: list[str] = field(default_factory=list)  # told to the user (e.g. how to merge)
+
+
+def in_memory(
+    format_name: str,
+    path: Path,
+    evals: list[ImportedEval],
+    problems: list[Problem],
+    samples: list[ImportedSample],
+    *,
+    tokenizer_dir: Path | None = None,
+) -> ImportedSource:
+    """An ImportedSource of evals whose samples were read whole (small eval logs)."""
+    return ImportedSource(
+        format=format_name,
+        path=path,
+        samples=lambda: iter([samples]),
+        num_samples=len(samples),
+        evals=evals,
+        problems=problems,
+        lengths_given=all(s.n_tokens is not None for s in samples),
+        tokenizer_dir=tokenizer_dir,
+    )

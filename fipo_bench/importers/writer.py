@@ -17,28 +17,19 @@ from typing import Any
 
 import pyarrow as pa
 
-from fipo_bench.errors import ConfigError, DataError
+from fipo_bench.errors import DataError
+from fipo_bench.eval.rows import SAMPLE_SCHEMA as EVAL_SAMPLE_SCHEMA
 from fipo_bench.importers.records import ImportedSample, ImportedSource
 
 BATCH_SAMPLES = 4096
 VERIFY_TIMEOUT_S = 5.0
 
+# The evaluator's sample columns plus the training-rollout owner and the source's verdict.
 SAMPLE_SCHEMA = pa.schema(
     [
-        ("sample_id", pa.int64()),
-        ("eval_id", pa.string()),
+        *EVAL_SAMPLE_SCHEMA,
         ("run_id", pa.string()),
         ("step", pa.int32()),
-        ("dataset", pa.string()),
-        ("problem_id", pa.string()),
-        ("sample_idx", pa.int32()),
-        ("text", pa.string()),
-        ("n_tokens", pa.int32()),
-        ("finish_reason", pa.string()),
-        ("extracted", pa.string()),
-        ("correct", pa.bool_()),
-        ("verify_status", pa.string()),
-        ("answer_source", pa.string()),
         ("reward", pa.float64()),
         ("advantage", pa.float64()),
         ("source_score", pa.float64()),
@@ -64,22 +55,13 @@ class ImportResult:
 
 
 class ProgressSink:
-    def start(self, label: str, total: int) -> None: ...
+    """The evaluator's progress protocol (fipo_bench.eval.runner), so its rich bar serves."""
+
+    def start(self, label: str, total: int, done: int) -> None: ...
 
     def advance(self, samples: int) -> None: ...
 
     def finish(self) -> None: ...
-
-
-def check_db_path(db_path: Path) -> None:
-    if db_path.is_dir():
-        raise ConfigError(f"--db {db_path} is a folder; give a .duckdb file path")
-    if not db_path.parent.is_dir():
-        raise ConfigError(f"--db {db_path}: folder {db_path.parent} does not exist")
-    if db_path.exists():
-        from fipo_bench.store import Store
-
-        Store(db_path, read_only=True)  # not DuckDB / newer schema: StoreError before writing
 
 
 def load_counter(source: ImportedSource, tokenizer: str | None):
@@ -147,7 +129,7 @@ def write_source(
             )
     agree = disagree = written = 0
     stage_s = {"read": 0.0, "verify": 0.0, "count": 0.0, "store": 0.0}
-    progress.start(f"import {source.format}", source.num_samples)
+    progress.start(f"import {source.format}", source.num_samples, 0)
     try:
         t0 = time.perf_counter()
         for batch in source.samples():

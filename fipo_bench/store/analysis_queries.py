@@ -12,21 +12,11 @@ from collections.abc import Sequence
 import pyarrow as pa
 
 from fipo_bench.errors import StoreError
+from fipo_bench.store.schema import TOKEN_ROW_COLUMNS
 from fipo_bench.store.store import Store
 
 # Token columns a caller may ask `token_columns` for (never interpolate anything else).
-TOKEN_COLUMNS = (
-    "sample_id",
-    "pos",
-    "token_id",
-    "token",
-    "logp",
-    "ref_logp",
-    "delta",
-    "future_kl",
-    "influence_weight",
-    "entropy",
-)
+TOKEN_COLUMNS = TOKEN_ROW_COLUMNS
 
 
 def credit_progress(store: Store, eval_id: str) -> pa.Table:
@@ -123,10 +113,12 @@ def keyword_hit_counts(store: Store, eval_id: str) -> pa.Table:
     )
 
 
-# The checkpoint an eval evaluated: its ckpt_id, else a stored checkpoint whose folder is the
-# eval's model_path (the demo evaluates checkpoint folders by path); where two runs share a
-# folder (a base model stored as step 0 of each), the first stored wins.
-_EVAL_CHECKPOINT = """
+# The run and step an eval evaluated, as a CTE `eval_ckpt (eval_id, run_id, step)` to put after
+# WITH: the eval's own run_id + step (a validation eval), else its ckpt_id's checkpoint, else a
+# stored checkpoint whose folder is the eval's model_path (the demo evaluates checkpoint
+# folders by path); where two runs share a folder (a base model stored as step 0 of each), the
+# first stored wins. One definition for labels, colours and the run figures.
+EVAL_CHECKPOINT_CTE = """
     eval_ckpt AS (
         SELECT e.eval_id, coalesce(e.run_id, c.run_id, cp.run_id) AS run_id,
                coalesce(e.step, c.step, cp.step) AS step
@@ -156,7 +148,7 @@ def eval_rows(store: Store, eval_ids: Sequence[str]) -> pa.Table:
     )
     return store.read_table(
         f"""
-        WITH {_EVAL_CHECKPOINT}
+        WITH {EVAL_CHECKPOINT_CTE}
         SELECT e.eval_id, e.dataset, e.status, e.n, e.model_path, e.ckpt_id, k.run_id, k.step,
                r.name AS run_name, e.started_at,
                coalesce(s.n_samples, 0) AS n_samples, coalesce(s.n_problems, 0) AS n_problems,
@@ -187,7 +179,7 @@ def run_evals(store: Store, run_ids: Sequence[str]) -> pa.Table:
     ids = pa.table({"run_id": pa.array(list(run_ids), pa.string())})
     return store.read_table(
         f"""
-        WITH {_EVAL_CHECKPOINT}
+        WITH {EVAL_CHECKPOINT_CTE}
         SELECT k.run_id, e.eval_id, k.step, e.dataset, e.status
         FROM evals e JOIN eval_ckpt k USING (eval_id)
         SEMI JOIN wanted_runs w ON k.run_id = w.run_id

@@ -41,6 +41,7 @@ from fipo_bench.train.rollout_batch import Rollout, RolloutBatch, build_batch
 from fipo_bench.train.run_dir import write_identity
 from fipo_bench.train.schedule import make_optimizer, make_scheduler
 from fipo_bench.train.update import score_rows, update_policy
+from fipo_bench.verify import warm_up
 
 
 class TrainingDiverged(FipoBenchError):
@@ -106,6 +107,7 @@ def run_prepared(run: PreparedRun) -> TrainResult:
     with ExitStack() as stack:
         engine = run.make_engine(policy, tokenizer)
         stack.callback(engine.close)
+        warm_up()  # verifier workers ready before the first rollout (not inside step 1's time)
         trackers = open_trackers(
             job.report_to, run_id=run.run_id, out_dir=job.out_dir, config=run.identity
         )

@@ -97,14 +97,15 @@ def check_many(
     return [result for result in results if result is not None]
 
 
-def warm_up(workers: int | None = None) -> None:
+def warm_up(workers: int | None = None) -> int:
     """Start the worker pool and wait until every worker has math-verify loaded and ready.
 
     Call it before timing or serving the first batch: a cold first batch otherwise pays for
-    process start, imports and parser construction.
+    process start, imports and parser construction (warm.py). Returns the number of workers
+    that answered (the pool's size unless workers keep dying).
     """
     _validate_workers(workers)
-    pool.warm_up(pool.default_workers() if workers is None else workers)
+    return pool.warm_up(pool.default_workers() if workers is None else workers)
 
 
 def cache_info() -> CacheInfo:

@@ -17,10 +17,15 @@ The protocol (the same for every prompt style: boxed, dapo, raw):
    26" is a list with "or" (a hedge, see rules.py).
 4. Several boxes in a row separated only by commas, "and", "or" (``\\boxed{(2,2)}`` and
    ``\\boxed{(6,2)}``) are kept together as `parts`; rules.py judges them as one set when the
-   gold has several values.
-5. **Raw protocol**, when no construct yields an answer: the last math item (math span or bare
-   expression such as "2/3") of the last sentence that has one; "so the probability is 2/3."
-   answers 2/3. A response with no math at all has no answer.
+   gold has several values (and, for such a gold, takes as many of the boxes that end the final
+   paragraph as it has values: "for part (a) ... \\boxed{1} and for part (b) ... \\boxed{2}").
+5. **Raw protocol**, when no construct yields an answer: the last sentence that holds a math
+   item (a math span, or a bare expression such as "2/3" or "1,000") answers with the value it
+   states: the first item after its last result word ("is", "are", "so", "thus", ...),
+   else its last item. "so the probability is 2/3." -> 2/3; "There are 25 seats in 5 rows."
+   -> 25; "Paula's investment is worth \\$16,386.20 after 5 years." -> \\$16,386.20. A
+   response with no math at all has no answer (source "none"), as has one whose only box is
+   left open (truncated).
 
 Each result says where its answer came from (`source`: box | answer_line | raw | none) and by
 which marker (`marker`), so a score can be audited and a drift in answer style seen.
@@ -28,6 +33,7 @@ which marker (`marker`), so a score can be audited and a drift in answer style s
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -66,6 +72,8 @@ _GAP_OR = re.compile(r"\bor\b")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _THINK_END = "</think>"
 _MAX_GROUP = 16
+_MAX_CANDIDATES = 32
+_MAX_LINE_CHARS = 65_536  # an answer line (or the block after an empty one) is cut beyond this
 _MAX_CLEAN_PASSES = 4
 
 
@@ -92,8 +100,7 @@ def extract(response: str) -> Extraction:
     found = _from_constructs(section)
     if found is not None:
         return found
-    raw = read_raw(section)
-    return _finish(raw, SOURCE_RAW, "last math expression") if raw is not None else NO_ANSWER
+    return _finish(read_raw(section), SOURCE_RAW, "last math expression") or NO_ANSWER
 
 
 def extract_answer(response: str) -> str | None:
@@ -133,17 +140,25 @@ def _has_anything(text: str) -> bool:
 
 
 def _from_constructs(section: str) -> Extraction | None:
-    """Try the constructs from last to first; the first that yields an answer wins."""
+    """Try the constructs from last to first; the first that yields an answer wins.
+
+    Only the last `_MAX_CANDIDATES` are tried, and an answer line's text ends where the next
+    marker starts: a response of thousands of markers stays linear.
+    """
     box_spans = boxes(section)
-    candidates: list[tuple[int, str, object]] = [(b.start, SOURCE_BOX, b) for b in box_spans]
-    for pattern in (_ANSWER_COLON, _ANSWER_IS):
-        candidates.extend((m.start(), SOURCE_ANSWER_LINE, m) for m in pattern.finditer(section))
+    markers = sorted(
+        (m for pattern in (_ANSWER_COLON, _ANSWER_IS) for m in pattern.finditer(section)),
+        key=lambda match: match.start(),
+    )
+    ends = {m.start(): following.start() for m, following in itertools.pairwise(markers)}
+    candidates: list[tuple[int, object]] = [(b.start, b) for b in box_spans]
+    candidates.extend((m.start(), m) for m in markers)
     candidates.sort(key=lambda candidate: candidate[0])
-    for _, source, item in reversed(candidates):
-        if source == SOURCE_BOX:
-            found = _read_box(section, box_spans, item)  # type: ignore[arg-type]
+    for start, item in reversed(candidates[-_MAX_CANDIDATES:]):
+        if isinstance(item, Span):
+            found = _read_box(section, box_spans, item)
         else:
-            found = _read_answer_line(section, item)  # type: ignore[arg-type]
+            found = _read_answer_line(section, item, ends.get(start, len(section)))
         if found is not None:
             return found
     return None
@@ -190,24 +205,26 @@ def _paragraph_boxes(section: str, boxes_so_far: list[Span]) -> tuple[str, ...]:
     return tuple(p for p in (clean_answer(b.content) for b in kept) if p)
 
 
-def _read_answer_line(section: str, marker: re.Match[str]) -> Extraction | None:
-    line_end = section.find("\n", marker.end())
-    line_end = len(section) if line_end < 0 else line_end
-    content = section[marker.end() : line_end]
+def _read_answer_line(section: str, marker: re.Match[str], stop: int) -> Extraction | None:
+    line_end = section.find("\n", marker.end(), stop)
+    line_end = stop if line_end < 0 else line_end
+    content = section[marker.end() : min(line_end, marker.end() + _MAX_LINE_CHARS)]
     if not content.strip(" \t*_:"):
         content = _following_block(section, line_end)
     content = content.strip().lstrip("*_: \t").strip()
     if not content:
         return None
     found = read_marked(content)
-    label = re.sub(r"[*_\s]+", " ", marker.group(0)).strip(" >#-")
+    label = re.sub(r"\s+([:：])", r"\1", re.sub(r"[*_\s]+", " ", marker.group(0))).strip(" >#-")
     return _finish(found, SOURCE_ANSWER_LINE, label) if found is not None else None
 
 
 def _following_block(section: str, start: int) -> str:
     """The math block (``$$..$$``, ``\\[..\\]``) or line that follows an empty marker line."""
-    stripped = section[start:].lstrip()
-    spans = math_spans(stripped[:4096])
+    stripped = section[start : start + _MAX_LINE_CHARS].lstrip()
+    if _ANSWER_COLON.match(stripped) or _ANSWER_IS.match(stripped):
+        return ""  # the next line is another marker, not this one's answer
+    spans = math_spans(stripped)
     if spans and spans[0].start == 0:
         return stripped[: spans[0].end]
     return stripped.split("\n", 1)[0] if stripped else ""

@@ -1,4 +1,4 @@
-"""Worker side: math-verify judging under a hard per-item deadline. Runs in pool processes only.
+"""Worker side: math-verify judging under a hard per-item deadline. Runs in pool processes.
 
 math-verify's own timeouts use ``signal.alarm`` with whole seconds and cancel any other alarm in
 their ``finally``; they are switched off here (``parsing_timeout=None``, ``timeout_seconds=None``)
@@ -10,7 +10,6 @@ parsed object: a worker returns only ``(status, correct)`` pairs.
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import time
@@ -35,49 +34,6 @@ def _raise_deadline(signum: int, frame: object) -> None:
     raise _Deadline
 
 
-# One pair per kind of input the verifier sees, so that math-verify's extraction regexes, the
-# LaTeX grammar and the sympy code paths each of them needs are built before the first real
-# item: integers, decimals, fractions, roots, percents, degrees, text, choices, tuples,
-# intervals, sets, unions, equations, inequalities, matrices, pi and e.
-WARM_PAIRS = (
-    ("1", "1"),
-    ("$0.5$", "$\\frac{1}{2}$"),
-    ("$\\frac{14}{3}$", "$\\dfrac{28}{6}$"),
-    ("$3\\sqrt{13}$", "$\\sqrt{117}$"),
-    ("$10\\%$", "$0.1$"),
-    ("$90^\\circ$", "$90$"),
-    ("$\\text{Evelyn}$", "$\\text{evelyn}$"),
-    ("$\\text{(C)}$", "$C$"),
-    ("$(3, \\frac{\\pi}{2})$", "$\\left( 3, \\frac{\\pi}{2} \\right)$"),
-    ("$(-\\infty, 0] \\cup (2, 3)$", "$(-\\infty,0]\\cup(2,3)$"),
-    ("$\\{1, 2\\}$", "$2, 1$"),
-    ("$x = 5$", "$5$"),
-    ("$x \\geq 5$", "$5 \\leq x$"),
-    (
-        "$\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}$",
-        "$\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}$",
-    ),
-    ("$1 - \\frac{1}{e}$", "$1 - e^{-1}$"),
-    ("$2x + 3$", "$3 + 2x$"),
-)
-
-
-def warm_up() -> None:
-    """Pool initializer (and parent warm-up before forking): math-verify loaded, parsers built.
-
-    Runs `WARM_PAIRS` without deadlines (they are known to be quick, and the parent may not
-    be in its main thread, where SIGALRM lives). Forked workers inherit everything built here.
-    """
-    from math_verify import parse, verify
-
-    # With math-verify's timeouts off it warns once per process that we must time out
-    # ourselves, which we do; its per-parse debug noise is not useful in worker logs either.
-    logging.getLogger("math_verify").setLevel(logging.ERROR)
-    for gold, answer in WARM_PAIRS:
-        gold_parsed = parse(gold, parsing_timeout=None)
-        verify(gold_parsed, parse(answer, parsing_timeout=None), timeout_seconds=None)
-
-
 def ready() -> int:
     """A no-op task: the worker that runs it has finished its initializer. Returns its pid."""
     time.sleep(0.05)  # long enough that the pool hands the next task to another worker
@@ -99,7 +55,7 @@ def judge_pair(gold: str, answer: str, *, timeout_s: float) -> Verdict:
         if not gold_parsed:
             return (STATUS_ERROR, False)  # a gold that math-verify cannot read judges nothing
         answer_parsed = parse(as_math(answer), parsing_timeout=None)
-        # allow_set_relation_comp: a gold "x \\in [-2,7]" also accepts "-2 \\le x \\le 7" (by
+        # allow_set_relation_comp: a gold "x \in [-2,7]" also accepts "-2 \le x \le 7" (by
         # default math-verify accepts that only when the relation is the gold).
         correct = bool(
             verify(gold_parsed, answer_parsed, allow_set_relation_comp=True, timeout_seconds=None)

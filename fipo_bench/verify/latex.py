@@ -115,7 +115,7 @@ def strip_delimiters(text: str) -> str:
             and len(stripped) >= len(left) + len(right)
         ):
             inner = stripped[len(left) : len(stripped) - len(right)]
-            if left == "$" and _unescaped_dollar(inner):
+            if left == "$" and has_unescaped_dollar(inner):
                 continue  # "$1$ and $2$": two spans, not one
             return inner.strip()
     return stripped
@@ -129,7 +129,8 @@ def drop_lone_dollar(text: str) -> str:
     return text[1:] if dollars[0] == 0 else text[:-1]
 
 
-def _unescaped_dollar(text: str) -> bool:
+def has_unescaped_dollar(text: str) -> bool:
+    """Whether `text` holds a math delimiter $ (not a \\$ dollar sign)."""
     return any(char == "$" and (i == 0 or text[i - 1] != "\\") for i, char in enumerate(text))
 
 

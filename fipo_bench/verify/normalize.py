@@ -15,8 +15,14 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from fractions import Fraction
 
-from fipo_bench.verify.latex import matching_braces, strip_delimiters, top_level_split
+from fipo_bench.verify.latex import (
+    has_unescaped_dollar,
+    matching_braces,
+    strip_delimiters,
+    top_level_split,
+)
 
 # Plain integers, optionally signed, zero-padded ("025") or with strict thousands groups.
 _PLAIN_INTEGER = re.compile(r"[+-]?(?:\d{1,100}|\d{1,3}(?:,\d{3}){1,33})")
@@ -39,6 +45,14 @@ _GOLD_SEPARATORS = re.compile(
     r"\s*(?:,|;|\\text\{\s*(?:and|or)\s*\}|\s(?:and|or)\s)\s*", re.IGNORECASE
 )
 _COMMA = re.compile(r"\s*,\s*")
+_SIZING = re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?![A-Za-z])|\\[,;!: ]|~")
+_FRAC_VARIANT = re.compile(r"\\[dt]frac(?![A-Za-z])")
+_DEGREE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°")
+_SPACE_NOT_AFTER_COMMAND = re.compile(r"(?<![A-Za-z])\s+|(?<=[A-Za-z])\s+(?![A-Za-z])")
+_DECIMAL_NUMBER = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+)")
+_SIMPLE_FRACTION = re.compile(
+    r"([+-]?)\s*(?:\\frac\s*\{\s*(\d+)\s*\}\s*\{\s*(\d+)\s*\}|(\d+)\s*/\s*(\d+))"
+)
 _AND_OR = re.compile(r"\s*(?:\\text\{\s*(?:and|or)\s*\}|\s(?:and|or)\s)\s*", re.IGNORECASE)
 _HEDGE = re.compile(r"\s(?:or)\s|\\text\{\s*or\s*\}", re.IGNORECASE)
 _VARIABLE_PREFIX = re.compile(r"^[A-Za-z](?:_\{?\w+\}?)?\s*=\s*(?=\S)")
@@ -70,7 +84,7 @@ def for_judging(text: str) -> str:
 
 def as_math(answer: str) -> str:
     """Wrap a bare answer in $...$ so math-verify reads it as LaTeX (tuples, intervals, \\text)."""
-    if _has_unescaped_dollar(answer) or "\\boxed" in answer:
+    if has_unescaped_dollar(answer) or "\\boxed" in answer:
         return answer
     return f"${answer}$"
 
@@ -172,6 +186,36 @@ def without_name(answer: str) -> str:
     return _NAME_PREFIX.sub("", answer)
 
 
+def canonical_text(text: str) -> str:
+    """Spelling-only differences removed: spaces, \\left/\\right, \\dfrac/\\tfrac, thin spaces,
+    degree marks. Two answers with the same canonical text are the same answer."""
+    canonical = _SIZING.sub("", text)
+    canonical = _FRAC_VARIANT.sub(r"\\frac", canonical)
+    canonical = _DEGREE.sub("", canonical)
+    canonical = _SPACE_NOT_AFTER_COMMAND.sub("", canonical)
+    return canonical.rstrip(".")
+
+
+def exact_rational(text: str) -> Fraction | None:
+    """The value of an integer, decimal or simple fraction ("-\\frac{3}{4}", "3/4", ".5")."""
+    candidate = text.strip()
+    integer = plain_integer(candidate)
+    if integer is not None:
+        return Fraction(integer)
+    if _DECIMAL_NUMBER.fullmatch(candidate):
+        return Fraction(candidate)
+    fraction = _SIMPLE_FRACTION.fullmatch(candidate)
+    if fraction is not None:
+        sign, numerator, denominator = fraction.group(1), *(fraction.group(2, 3) or ())
+        if numerator is None:
+            numerator, denominator = fraction.group(4), fraction.group(5)
+        if int(denominator) == 0:
+            return None
+        value = Fraction(int(numerator), int(denominator))
+        return -value if sign == "-" else value
+    return None
+
+
 def decimal_comma(gold: str, answer: str) -> tuple[str, str]:
     """ "1000,99" against a gold of 1000.99 (or the reverse) is a decimal comma, not a list."""
     if _DECIMAL.fullmatch(gold) and _DECIMAL_COMMA.fullmatch(answer) and not _thousands(answer):
@@ -227,7 +271,3 @@ def _number_without_words(answer: str) -> str:
 
 def _single_letter(text: str) -> bool:
     return len(text.strip()) == 1
-
-
-def _has_unescaped_dollar(text: str) -> bool:
-    return any(char == "$" and (i == 0 or text[i - 1] != "\\") for i, char in enumerate(text))

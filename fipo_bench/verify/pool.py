@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from pebble import ProcessExpired, ProcessPool
 
-from fipo_bench.verify import judge
+from fipo_bench.verify import judge, warm
 from fipo_bench.verify.judge import STATUS_ERROR, STATUS_TIMEOUT, Verdict
 
 # Parent-side allowance on top of the worker's own deadlines: task pickling, pipe transfer,
@@ -98,7 +98,7 @@ class _Pools:
             pool = self._pools.get(workers)
             if pool is None or not pool.active:
                 pool = ProcessPool(
-                    max_workers=workers, initializer=judge.warm_up, context=_worker_context()
+                    max_workers=workers, initializer=warm.warm_up, context=_worker_context()
                 )
                 self._pools[workers] = pool
             return pool
@@ -150,8 +150,8 @@ def stats() -> PoolStats:
     return _COUNTERS.snapshot()
 
 
-def warm_up(workers: int) -> None:
-    """Start the pool for `workers` and return once each worker has run its initializer."""
+def warm_up(workers: int) -> int:
+    """Start the pool for `workers`; return how many workers have run their initializer."""
     seen: set[int] = set()
     for _ in range(_WARM_ROUNDS):
         pool = _POOLS.get(workers)
@@ -162,7 +162,8 @@ def warm_up(workers: int) -> None:
             _POOLS.discard(workers, pool)  # the next call builds a fresh pool
             continue
         if len(seen) >= workers:
-            return
+            break
+    return len(seen)
 
 
 def default_workers() -> int:
@@ -252,20 +253,8 @@ def _worker_context() -> multiprocessing.context.BaseContext:
         return multiprocessing.get_context("spawn")  # workers import math-verify in warm_up
     # Warmed here, once, so that every forked worker (and every replacement of a killed one)
     # starts with math-verify, sympy and their parsers built: a restart costs milliseconds.
-    _warm_parent()
+    warm.warm_up()
     return multiprocessing.get_context("fork")
-
-
-_PARENT_WARM = threading.Lock()
-_parent_warmed = False
-
-
-def _warm_parent() -> None:
-    global _parent_warmed
-    with _PARENT_WARM:
-        if not _parent_warmed:
-            judge.warm_up()
-            _parent_warmed = True
 
 
 def _remove(path: str) -> None:

@@ -40,6 +40,7 @@ _NAME_ONLY = re.compile(r"[A-Za-z]+(?:_\{?\w+\}?)?(?:\([A-Za-z, ]*\))?'?")
 _CLOCK = re.compile(r"\d{1,2}:\d{2}")
 _MERIDIEM = re.compile(r"(?:[ap]\.?m\.?|[AP]M)[.,;!?]*")
 MAX_TEXT_ANSWER_WORDS = 3
+MAX_SENTENCE_CHARS = 4096
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,8 @@ def read_raw(text: str) -> ProseAnswer | None:
     masked = _mask(text, math_spans(text))
     bounds = [0, *(m.end() for m in _SENTENCE_END.finditer(masked)), len(text)]
     for start, end in reversed(list(itertools.pairwise(bounds))):
-        sentence = text[start:end]
+        # A run-on "sentence" (no stop for pages) is read from its end, in linear time.
+        sentence = text[max(start, end - MAX_SENTENCE_CHARS) : end]
         found = items(sentence)
         if found:
             listed = _trailing_list(sentence, found)
