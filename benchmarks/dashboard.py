@@ -327,9 +327,14 @@ def _holds(db: Path, expected_tokens: int) -> bool:
 
     if not db.exists():
         return False
+    from fipo_bench.store.schema import SCHEMA_VERSION
+
     try:
-        counts = Store(db, read_only=True).table_counts()
+        store = Store(db, read_only=True)
+        counts = store.table_counts()
     except FipoBenchError:
+        return False
+    if store.file_schema_version != SCHEMA_VERSION:
         return False
     return counts["tokens"] == expected_tokens and counts["train_metrics"] == RUN_STEPS * len(
         RUN_METRICS
