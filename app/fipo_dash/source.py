@@ -27,8 +27,8 @@ from fipo_dash.status import EvalProgress, eval_progress, json_field
 LOCK_TIMEOUT_S = 5.0  # a writer holds the file for one batch; wait at most this long
 FILL_HINT = {
     "evals": "run `fipo-bench eval --model MODEL --dataset NAME --db {db}`",
-    "train": "run `fipo-bench train --preset tiny-fipo --db {db}`",
-    "credit": "run `fipo-bench credit --eval EVAL_ID --ref MODEL --db {db}`",
+    "train": "run `fipo-bench train --preset PRESET --model MODEL --steps N --out RUN_DIR"
+    " --db {db}` (`fipo-bench presets` lists the presets)",
 }
 
 
