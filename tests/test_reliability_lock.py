@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tomllib
-from importlib.metadata import distributions, version
+from importlib.metadata import version
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -73,10 +73,23 @@ def test_check_lock_fails_a_fresh_venv_on_a_wrong_or_missing_pin(tmp_path):
 
 
 def test_check_lock_passes_when_every_installed_package_is_at_its_pin(tmp_path):
+    """A constraints file listing exactly what a fresh interpreter imports passes strict mode.
+    Read in a fresh interpreter, as check_lock runs: this process may have imported setuptools,
+    whose vendored packaging/typing_extensions then also appear on sys.path."""
+    listed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import check_lock as c; print(*sorted(f'{n}=={v}' "
+            "for n, v in c.installed().items()), sep='\\n')",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=CHECK_LOCK.parent,
+    ).stdout
     exact = tmp_path / "exact.txt"
-    exact.write_text(
-        "".join(f"{dist.metadata['Name']}=={dist.version}\n" for dist in distributions())
-    )
+    exact.write_text(listed)
     done = _check(exact, "1")
     assert done.returncode == 0, done.stderr
     assert "every installed package is at its" in done.stdout
