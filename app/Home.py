@@ -23,6 +23,7 @@ st.set_page_config(page_title="fipo-bench", page_icon=":bar_chart:", layout="wid
 TITLES = {
     "runs": "Runs",
     "compare": "Compare",
+    "samples": "Samples",
     "trajectory": "Trajectory",
     "training": "Training",
     "export": "Export",

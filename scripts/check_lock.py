@@ -38,7 +38,12 @@ def read_pins(path: Path) -> dict[str, str]:
 
 
 def installed() -> dict[str, str]:
-    return {normalize(dist.metadata["Name"]): dist.version for dist in distributions()}
+    """Name -> version of what `import` finds: the first distribution of each name on sys.path
+    (later ones, such as setuptools' vendored copies once setuptools is imported, are shadowed)."""
+    found: dict[str, str] = {}
+    for dist in distributions():
+        found.setdefault(normalize(dist.metadata["Name"]), dist.version)
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:

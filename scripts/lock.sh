@@ -27,4 +27,4 @@ HEADER
   LC_ALL=C sort -f "$tmp/resolved.txt"
 } >"$tmp/constraints.txt"
 mv "$tmp/constraints.txt" "$root/constraints.txt"
-echo "lock.sh: wrote constraints.txt ($(grep -c '==' "$root/constraints.txt") pins); review: git diff constraints.txt"
+echo "lock.sh: wrote constraints.txt ($(grep -c '^[^#]' "$root/constraints.txt") pins); review: git diff constraints.txt"

@@ -94,5 +94,5 @@ def page_errors(page) -> list[str]:
 def screenshot(page, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), timeout=120_000)
     return path

@@ -22,6 +22,8 @@ from fipo_bench.errors import FipoBenchError
 from fipo_bench.store import Store
 
 POLL_S = 0.2
+TEST_PROBLEMS = 200  # the synthetic test split, all of which the running eval covers
+RUNNING_N = 4  # samples per problem of the running eval, by default
 
 
 @dataclass
@@ -165,14 +167,16 @@ class LiveEvals:
             writer.signal(signal.SIGKILL)
 
 
-def start_live(db: Path, model_dir: Path, work: Path) -> LiveEvals:
+def start_live(db: Path, model_dir: Path, work: Path, *, running_n: int = RUNNING_N) -> LiveEvals:
     """Start the writers on `db` (an existing fipo-bench database) and return once the running
     eval has stored samples, the training run has logged a step, and the killed and failed
-    evals exist with no samples."""
+    evals exist with no samples. running_n: samples per problem of the running eval (200 test
+    problems x n samples, a unit of 2 problems stored every few seconds): what decides how long
+    it keeps writing."""
     work.mkdir(parents=True, exist_ok=True)
     # One unit of 400 samples: minutes of generation before its first write, so a signal sent
     # as soon as the eval's row appears always lands before any sample is stored.
-    whole = dict(limit=200, n=2, unit_samples=400)
+    whole = dict(limit=TEST_PROBLEMS, n=2, unit_samples=2 * TEST_PROBLEMS)
     killed = start_eval(db, model_dir, work / "killed.log", seed=101, **whole)
     wait_for(killed, lambda: eval_row(db, 101) is not None, "its eval row")
     killed.signal(signal.SIGKILL)
@@ -180,7 +184,10 @@ def start_live(db: Path, model_dir: Path, work: Path) -> LiveEvals:
     wait_for(failed, lambda: eval_row(db, 102) is not None, "its eval row")
     # SIGINT is Ctrl-C: the evaluator marks the eval failed on its way out.
     failed.signal(signal.SIGINT)
-    running = start_eval(db, model_dir, work / "running.log", seed=103, limit=400)
+    running = start_eval(
+        db, model_dir, work / "running.log", seed=103, limit=TEST_PROBLEMS, n=running_n,
+        unit_samples=2 * running_n,
+    )  # fmt: skip
     train = start_train(db, model_dir, work / "train-run", work / "train.log", steps=500)
     try:
         wait_for(running, lambda: (eval_row(db, 103) or {}).get("n_samples", 0) > 0, "samples")

@@ -1,51 +1,23 @@
-"""The dashboard's pages under Streamlit's AppTest, on a database built by the real pipeline,
-plus its data -> HTML/figure modules and the `fipo-bench dashboard` command's input checks."""
+"""The dashboard's pages under Streamlit's AppTest (through Home.py's navigation), on a database
+built by the real pipeline; empty, missing, non-DuckDB and locked databases."""
 
 from __future__ import annotations
 
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
+import pandas as pd
 import pytest
 from dashboard_fixture import DashboardDb, cached_dashboard_db
+from dashboard_pages import TOKEN_SPAN, page_html, run_page, token_markup, widget
 
 from fipo_bench.store import Store
 from fipo_bench.store import dashboard_queries as dq
 from fipo_bench.store.analysis_queries import token_columns
-
-ROOT = Path(__file__).resolve().parents[1]
-APP = ROOT / "app"
-sys.path.insert(0, str(APP))  # the app's own modules, as `streamlit run app/Home.py` sees them
-
-from fipo_dash.compare_data import (  # noqa: E402
-    eval_label,
-    fitted_line,
-    metrics_by_eval,
-    problem_points,
-)
-from fipo_dash.grid import grid_html  # noqa: E402
-from fipo_dash.heatmap import (  # noqa: E402
-    NA_COLOUR,
-    PALETTE,
-    VALUE_COLUMNS,
-    colours,
-    pivot_spans,
-    trajectory_html,
-)
-from fipo_dash.heatmap_js import MARKUP_LIKE, panel_data  # noqa: E402
-
-TOKEN_SPAN = re.compile(r'<span class="tok[ "]')
-
-
-def token_markup(body: str) -> str:
-    """The token spans of every heatmap panel in a page body: each panel's script carries
-    them in its JSON object (heatmap_js.py) and inserts them in the browser."""
-    return "".join(d["html"] for d in panel_data(body))
-
+from fipo_dash.compare_data import problem_points
+from fipo_dash.grid import grid_html
+from fipo_dash.heatmap import PIVOT_KINDS
 
 # ---- fixtures ---------------------------------------------------------------------------------
 
@@ -55,153 +27,8 @@ def dashboard_db(request, tmp_path_factory) -> DashboardDb:
     return cached_dashboard_db(request, tmp_path_factory)
 
 
-def run_page(page: str, db: Path, monkeypatch, **query: str):
-    """Load `page` (a views/ script) through Home.py's navigation, as the server does."""
-    from streamlit.testing.v1 import AppTest
-
-    monkeypatch.setenv("FIPO_BENCH_DB", str(db))
-    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=60)
-    for key, value in query.items():
-        at.query_params[key] = value
-    if page != "Home.py":
-        at.switch_page(page)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def page_html(at) -> str:
-    return "".join(h.proto.body for h in at.html)
-
-
-def synthetic_tokens(n: int, seed: int = 0) -> pa.Table:
-    rng = np.random.default_rng(seed)
-    return pa.table(
-        {
-            "pos": pa.array(np.arange(n), pa.int32()),
-            "token": [("<" if i % 7 == 0 else chr(97 + i % 26)) for i in range(n)],
-            **{c: pa.array(rng.normal(size=n), pa.float32()) for c in VALUE_COLUMNS},
-        }
-    )
-
-
-# ---- heatmap, grid, compare numbers (no Streamlit) --------------------------------------------
-
-
-def test_colours_diverge_around_the_centre_and_mark_missing_values():
-    values = np.array([-2.0, -1.0, 0.0, 1.0, 2.0, np.nan])
-    out = colours(values, centre=0.0, span=1.0)
-    assert out[2] == PALETTE[len(PALETTE) // 2]  # the centre is the palette's white
-    assert out[0] == out[1] == PALETTE[0]  # beyond -span clips to full blue
-    assert out[3] == out[4] == PALETTE[-1]
-    assert out[5] == NA_COLOUR
-    # Influence weight: white at 1, not at 0.
-    assert colours(np.array([1.0]), centre=1.0, span=0.2)[0] == PALETTE[len(PALETTE) // 2]
-
-
-def test_heatmap_has_one_coloured_span_per_token_with_hover_values_and_pivot_anchors():
-    tokens = synthetic_tokens(50)
-    tokens = tokens.set_column(
-        1, "token", pa.array(["<img src=x onerror=alert(1)>", *tokens["token"].to_pylist()[1:]])
-    )
-    pivots = pa.table(
-        {
-            "pos": [3, 10],
-            "kind": ["credit", "keyword"],
-            "label": ["big", "</script><b>wait"],
-            "score": [1.0, 2.0],
-        }
-    )
-    out = trajectory_html(tokens, pivots, "future_kl", anchor="x")
-    (data,) = panel_data(out.html)
-    markup = data["html"]
-    assert len(TOKEN_SPAN.findall(markup)) == 50
-    assert out.n_pivots == 2
-    assert 'id="x-p3"' in markup and 'href="#x-p3"' in out.html
-    assert 'data-pivot="keyword"' in markup
-    assert re.search(r'<span class="tok c\d+">', markup)  # a palette colour class, no title
-    # Token text is escaped, never raw markup, and the script holds nothing DOMPurify would
-    # take for markup (it drops such a script, and the panel would stay empty).
-    assert "&lt;img src=x onerror=alert(1)&gt;</span>" in markup and "<img" not in markup
-    script = out.html[out.html.index("<script>") + 8 : out.html.rindex("</script>")]
-    assert not MARKUP_LIKE.search(script)
-    # Hover: every token's position and all its values (3 significant digits), pivot marks.
-    assert data["pos0"] == 0 and data["names"] == list(VALUE_COLUMNS)
-    for name, shown in zip(VALUE_COLUMNS, data["values"], strict=True):
-        stored = tokens[name].to_numpy().astype(np.float64)
-        assert len(shown) == 50
-        np.testing.assert_allclose(shown, stored, rtol=5e-3, atol=1e-12)
-    assert data["pivots"] == {"3": "credit big", "10": "keyword </script><b>wait"}
-
-
-def test_heatmap_hover_keeps_positions_that_are_not_contiguous_and_marks_missing_values():
-    tokens = synthetic_tokens(4).set_column(0, "pos", pa.array([0, 1, 5, 6], pa.int32()))
-    tokens = tokens.set_column(
-        tokens.column_names.index("future_kl"),
-        "future_kl",
-        pa.array([0.5, None, 1.0, -1.0], pa.float32()),
-    )
-    (data,) = panel_data(trajectory_html(tokens, None, "future_kl").html)
-    assert data["pos0"] is None and data["pos"] == [0, 1, 5, 6]
-    assert data["values"][VALUE_COLUMNS.index("future_kl")][1] is None
-    assert 'class="tok cn"' in data["html"]  # the no-value colour
-
-
-def test_heatmap_renders_a_20000_token_trajectory_as_one_string():
-    out = trajectory_html(synthetic_tokens(20_000), None, "influence_weight")
-    assert out.n_tokens == 20_000
-    (data,) = panel_data(out.html)
-    assert len(TOKEN_SPAN.findall(data["html"])) == 20_000
-    assert all(len(v) == 20_000 for v in data["values"])
-
-
-def test_eval_labels_name_the_checkpoint_never_an_empty_cell():
-    """pandas gives NaN (truthy) for an eval without ckpt_id: the label must not read "nan"."""
-    base = {"eval_id": "ev-000000abcdef", "dataset": "synthetic", "ckpt_id": float("nan")}
-    folder = eval_label({**base, "model_path": "/w/base-model"})
-    assert folder == "base-model · synthetic · abcdef"
-    trained = eval_label({**base, "model_path": "/w/runs/tiny-fipo/checkpoints/step-000012"})
-    assert trained.startswith("tiny-fipo@12 · ")
-    assert eval_label({**base, "ckpt_id": "run-1@3", "model_path": "/x"}).startswith("run-1@3 ")
-
-
-def test_pivot_links_group_a_keyword_phrase_but_not_separate_hits():
-    rows = [{"kind": "keyword", "label": "wait", "score": 1.0, "pos": p} for p in (5, 6, 7, 8)] + [
-        {"kind": "keyword", "label": "wait", "score": 2.0, "pos": 9},  # the next hit, adjacent
-        {"kind": "entropy", "label": "top", "score": 4.5, "pos": 6},
-        {"kind": "credit", "label": None, "score": None, "pos": 2},
-    ]
-    assert pivot_spans(rows) == [
-        ("credit", "", 2, 2),
-        ("keyword", "wait", 5, 8),
-        ("entropy", "top", 6, 6),
-        ("keyword", "wait", 9, 9),
-    ]
-
-
-def test_fitted_line_recovers_an_exact_line():
-    x = np.array([10.0, 20.0, 40.0, 80.0])
-    fit = fitted_line(x, 0.9 - 0.005 * x)
-    assert fit is not None
-    assert fit.slope == pytest.approx(-0.005) and fit.r2 == pytest.approx(1.0)
-    assert fitted_line(np.array([5.0, 5.0]), np.array([0.0, 1.0])) is None
-
-
 @pytest.mark.slow
-def test_compare_numbers_equal_the_evaluators_stored_metrics(dashboard_db):
-    from fipo_bench.store.dashboard_queries import eval_outcomes
-
-    store = Store(dashboard_db.path, read_only=True)
-    ids = list(dashboard_db.eval_ids)
-    metrics = metrics_by_eval(eval_outcomes(store, ids).to_pandas(), ids)
-    for eval_id in ids:
-        stored = store.get_eval(eval_id)["metrics"]
-        for name, value in metrics[eval_id].summary().items():
-            assert value == pytest.approx(stored[name]), name
-
-
-@pytest.mark.slow
-def test_grid_links_every_cell_to_its_problems_trajectories(dashboard_db):
+def test_grid_links_every_cell_to_its_problem_with_every_compared_eval(dashboard_db):
     from fipo_bench.store.dashboard_queries import eval_outcomes
     from fipo_dash.compare_data import grid_frame
 
@@ -210,12 +37,13 @@ def test_grid_links_every_cell_to_its_problems_trajectories(dashboard_db):
     points = problem_points(eval_outcomes(store, ids).to_pandas())
     html = grid_html(grid_frame(points, ids), ids, {})
     problems = sorted(set(points["problem_id"]))
-    links = re.findall(
-        r'href="trajectory\?a=([^&]+)&amp;problem=([^&]+)&amp;sa=0&amp;b=([^&]+)', html
-    )
+    links = re.findall(r'href="trajectory\?evals=([^&]+)&amp;problem=([^"&]+)"', html)
     assert len(links) == len(problems) * len(ids)
-    assert {(a, p) for a, p, _ in links} == {(e, p) for e in ids for p in problems}
-    assert all(a != b for a, _, b in links)  # the other panel shows the other eval
+    # the clicked eval first, then the one it is compared with (never only the base)
+    opened = {(evals.replace("%2C", ","), p) for evals, p in links}
+    expected = {(",".join([e, *(o for o in ids if o != e)]), p) for e in ids for p in problems}
+    assert opened == expected
+    assert 'target="_self"' in html  # the same tab
 
 
 @pytest.mark.slow
@@ -273,67 +101,174 @@ def test_runs_page_lists_training_runs_and_evals(dashboard_db, monkeypatch):
 
 
 @pytest.mark.slow
-def test_compare_page_shows_both_evals_figures_and_a_linked_grid(dashboard_db, monkeypatch):
-    ids = ",".join(dashboard_db.eval_ids)
-    at = run_page("views/compare.py", dashboard_db.path, monkeypatch, evals=ids)
-    table = at.dataframe[0].value
-    assert len(table) == 2
+def test_compare_page_shows_the_compare_commands_numbers_figures_and_a_linked_grid(
+    dashboard_db, monkeypatch, capsys
+):
+    """The statistics on screen are the analysis layer's: each eval's avg@n as the evaluator
+    stored it, and every difference, interval and p-value as `fipo-bench compare --format
+    json` prints them for the same evals."""
+    import json
+
+    from fipo_bench.cli import main
+
+    base, other = dashboard_db.eval_ids
+    at = run_page("views/compare.py", dashboard_db.path, monkeypatch, evals=f"{base},{other}")
+    each, against = at.dataframe[0].value, at.dataframe[1].value
     store = Store(dashboard_db.path, read_only=True)
-    n = store.get_eval(dashboard_db.eval_ids[0])["n"]
-    for eval_id, row in zip(dashboard_db.eval_ids, table.to_dict("records"), strict=True):
-        assert row[f"avg@{n}"] == pytest.approx(store.get_eval(eval_id)["metrics"][f"avg@{n}"])
-    assert len(at.get("plotly_chart")) == 3
-    n_problems = store.list_evals().to_pandas()["n_problems"].iloc[0]
-    assert page_html(at).count('class="cell"') == 2 * n_problems
-    assert at.query_params["evals"] == ids
+    n = store.get_eval(base)["n"]
+    for eval_id, row in zip((base, other), each.to_dict("records"), strict=True):
+        assert row["avg@n"] == pytest.approx(store.get_eval(eval_id)["metrics"][f"avg@{n}"])
+    assert "w per 1k tokens (per sample)" in each.columns  # one slope, named by its basis
+    capsys.readouterr()
+    assert main(["compare", "--eval", base, "--eval", other, "--format", "json",
+                 "--db", str(dashboard_db.path)]) in (0, None)  # fmt: skip
+    records = json.loads(capsys.readouterr().out)
+    assert len(against) == len(records)
+    for row, record in zip(against.to_dict("records"), records, strict=True):
+        assert row["metric"] == record["metric"].replace("@k", f"@{record['k']}")
+        assert row["difference"] == pytest.approx(record["delta"])
+        assert row["p"] == pytest.approx(record["p_value"])
+        assert row["95% interval"] == f"[{record['ci_low']:+.3f}, {record['ci_high']:+.3f}]"
+        assert row["supported"] == ("yes" if record["excludes_zero"] else "")
+    assert len(at.get("plotly_chart")) == 1  # the pass@k curves; the other tabs wait
+    assert at.query_params["evals"] == f"{base},{other}" and at.query_params["baseline"] == base
+    # Each tab draws its figures when opened, and the URL remembers the open one.
+    query = {"evals": f"{base},{other}"}
+    lengths = run_page("views/compare.py", dashboard_db.path, monkeypatch, **query,
+                       section="Lengths")  # fmt: skip
+    assert len(lengths.get("plotly_chart")) == 3  # length distribution, quartiles, w fits
+    reflection = run_page("views/compare.py", dashboard_db.path, monkeypatch, **query,
+                          section="Reflection and credit")  # fmt: skip
+    # reflection panel, and one event study per credited eval (both fixture evals are)
+    assert len(reflection.get("plotly_chart")) == 3
+    grid = run_page("views/compare.py", dashboard_db.path, monkeypatch, **query,
+                    section="Per problem")  # fmt: skip
+    n_problems = len(set(store.eval_samples(base)["problem_id"].to_pylist()))
+    assert page_html(grid).count('class="cell"') == 2 * n_problems
+    assert grid.query_params["section"] == "Per problem"
 
 
-@pytest.mark.slow
-def test_trajectory_page_renders_every_token_and_stored_pivot(dashboard_db, monkeypatch):
-    store = Store(dashboard_db.path, read_only=True)
-    credited = store.eval_samples(dashboard_db.credited_eval).to_pylist()[0]
-    other = dashboard_db.eval_ids[0]
-    at = run_page(
-        "views/trajectory.py", dashboard_db.path, monkeypatch,
-        a=dashboard_db.credited_eval, b=other, problem=credited["problem_id"], sa="0", sb="0",
-        scalar="influence_weight",
-    )  # fmt: skip
-    html = page_html(at)
-    other_sample = store.eval_samples(other, problem_id=credited["problem_id"]).to_pylist()[0]
-    expected_tokens = credited["n_tokens"] + other_sample["n_tokens"]
-    assert len(TOKEN_SPAN.findall(token_markup(html))) == expected_tokens
-    stored_pivots = store.pivots(credited["sample_id"]).num_rows
-    assert stored_pivots > 0
-    assert len(re.findall(r'id="a-p\d+"', token_markup(html))) == len(
-        set(store.pivots(credited["sample_id"])["pos"].to_pylist())
-    )
-    # one jump link per pivot hit: a keyword phrase's tokens (same kind, label, score, adjacent
-    # positions) share one link; every other stored pivot has its own
-    hits = 0
-    previous = None
-    rows = store.pivots(credited["sample_id"]).to_pylist()
+def pivot_hits(rows: list[dict]) -> int:
+    """Jump links a sample's pivots make: a keyword phrase's tokens (same kind, label, score,
+    adjacent positions) share one; every other stored pivot has its own."""
+    hits, previous = 0, None
     for row in sorted(rows, key=lambda r: (r["kind"], r["label"] or "", r["score"], r["pos"])):
         this = (row["kind"], row["label"] or "", row["score"])
         hits += not (this == previous[0] and row["pos"] == previous[1] + 1) if previous else 1
         previous = (this, row["pos"])
-    assert html.count('href="#a-p') == hits
-    assert "influence_weight" in html and "(white = 1;" in html  # legend centred at 1
-    # Choosing another scalar is written back to the URL.
+    return hits
+
+
+@pytest.mark.slow
+def test_trajectory_page_shows_the_problem_and_every_evals_sample_side_by_side(
+    dashboard_db, monkeypatch
+):
+    store = Store(dashboard_db.path, read_only=True)
+    credited = store.eval_samples(dashboard_db.credited_eval).to_pylist()[0]
+    other = dashboard_db.eval_ids[0]
+    problem = credited["problem_id"]
+    at = run_page(
+        "views/trajectory.py", dashboard_db.path, monkeypatch,
+        evals=f"{dashboard_db.credited_eval},{other}", problem=problem,
+        samples=f"{dashboard_db.credited_eval}:0,{other}:1", scalar="influence_weight",
+    )  # fmt: skip
+    html = page_html(at)
+    # The question on top: the stored problem text and its gold answer.
+    stored = next(r for r in store.problems("synthetic").to_pylist() if r["problem_id"] == problem)
+    assert stored["problem"].strip()[:40] in html and f"<code>{stored['answer']}</code>" in html
+    # Both evals' chosen samples, every token of each.
+    other_sample = store.eval_samples(other, problem_id=problem).to_pylist()[1]
+    expected_tokens = credited["n_tokens"] + other_sample["n_tokens"]
+    assert len(TOKEN_SPAN.findall(token_markup(html))) == expected_tokens
+    # Pivots: keyword and credit ones by default (entropy pivots are many and say little).
+    rows = [r for r in store.pivots(credited["sample_id"]).to_pylist() if r["kind"] != "entropy"]
+    assert rows
+    assert len(re.findall(r'id="t0-p\d+"', token_markup(html))) == len({r["pos"] for r in rows})
+    assert html.count('href="#t0-p') == pivot_hits(rows)
+    # Influence weight on the stored clip band, its edges named in the legend.
+    band = store.get_analysis(dashboard_db.credited_eval, "credit")["settings"]
+    assert f"clip band [{band['influence_low']:g}, {band['influence_high']:g}]" in html
+    # Every kind on request; choices go back to the URL.
+    at.multiselect(key="traj_kinds").set_value(list(PIVOT_KINDS)).run()
+    every = store.pivots(credited["sample_id"]).to_pylist()
+    assert page_html(at).count('href="#t0-p') == pivot_hits(every)
     at.selectbox(key="traj_scalar").set_value("entropy").run()
     assert at.query_params["scalar"] == "entropy"
+    assert at.query_params["samples"] == f"{dashboard_db.credited_eval}:0,{other}:1"
+    assert at.query_params["pivots"] == ",".join(PIVOT_KINDS)
+
+
+@pytest.mark.slow
+def test_samples_page_lists_every_sample_with_problem_gold_and_filters(dashboard_db, monkeypatch):
+    from fipo_bench.reflection import default_lexicon
+
+    store = Store(dashboard_db.path, read_only=True)
+    ids = list(dashboard_db.eval_ids)
+    at = run_page("views/samples.py", dashboard_db.path, monkeypatch, evals=",".join(ids))
+    table = at.dataframe[0].value
+    stored = [s for e in ids for s in store.eval_samples(e).to_pylist()]
+    assert len(table) == len(stored)
+    gold = {r["problem_id"]: r["answer"] for r in store.problems("synthetic").to_pylist()}
+    assert all(table["gold"] == table["problem_id"].map(gold))
+    by_key = {(s["eval_id"], s["problem_id"], s["sample_idx"]): s for s in stored}
+    for row in table.to_dict("records"):
+        sample = by_key[(row["eval_id"], row["problem_id"], row["sample"])]
+        assert row["correct"] == bool(sample["correct"]) and row["tokens"] == sample["n_tokens"]
+        assert row["reflections"] == default_lexicon().count(sample["text"])
+    # "where the evals differ": exactly the problems whose accuracy is not the same in both.
+    at.radio(key="samples_mode").set_value("problems where the evals differ").run()
+    shown = set(at.dataframe[0].value["problem_id"])
+    frame = pd.DataFrame(stored).assign(correct=lambda f: f["correct"].astype(float))
+    accuracy = frame.pivot_table(index="problem_id", columns="eval_id", values="correct")
+    assert shown == set(accuracy.index[accuracy[ids[0]] != accuracy[ids[1]]])
 
 
 @pytest.mark.slow
 def test_training_page_overlays_runs_and_shows_rollout_credit(dashboard_db, monkeypatch):
+    import json
+
     at = run_page("views/training.py", dashboard_db.path, monkeypatch)
-    chart = at.get("plotly_chart")[0]
-    names = {t.get("name") for t in __import__("json").loads(chart.proto.spec)["data"]}
-    assert set(dashboard_db.run_ids) <= names
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = {t.get("name") for t in spec["data"]}
+    assert set(dashboard_db.run_ids) <= names  # fixture runs are named by their ids
+    layout = spec["layout"]
+    assert layout["hovermode"] == "x unified" and layout["xaxis"]["title"]["text"] == "step"
+    assert layout["yaxis"]["tickformat"] == ".3~g"  # no SI prefixes ("200μ")
+    hover = next(t["hovertemplate"] for t in spec["data"] if t.get("name") == "fixture-fipo")
+    assert hover.startswith("fixture-fipo<br>")  # full run name and metric name
     store = Store(dashboard_db.path, read_only=True)
-    run_id = at.selectbox(key="train_rollout_run").value
-    step = at.selectbox(key="train_rollout_step").value
+    run_id = widget(at, "selectbox", "Run").value
+    step = widget(at, "selectbox", "Step").value
     first = dq.step_outcomes(store, run_id, step).to_pylist()[0]
     assert len(TOKEN_SPAN.findall(token_markup(page_html(at)))) == first["n_tokens"]
+    assert widget(at, "selectbox", "Rollout").value == first["sample_id"]
+
+
+@pytest.mark.slow
+def test_training_rollout_box_follows_the_run_and_a_reload_keeps_every_choice(
+    dashboard_db, monkeypatch
+):
+    at = run_page("views/training.py", dashboard_db.path, monkeypatch)
+    other = dashboard_db.run_ids[1]
+    widget(at, "selectbox", "Run").set_value(other).run()
+    box = widget(at, "selectbox", "Rollout")
+    step = widget(at, "selectbox", "Step").value
+    store = Store(dashboard_db.path, read_only=True)
+    rollouts = dq.step_outcomes(store, other, step).to_pylist()
+    # The box lists the new run's rollouts, labelled by them (not the previous run's label).
+    assert box.value == rollouts[0]["sample_id"]
+    assert box.options[0].startswith(f"{rollouts[0]['problem_id']} #0 ")
+    box.set_value(rollouts[-1]["sample_id"]).run()
+    widget(at, "slider", "Smoothing (EMA)").set_value(0.6).run()
+    widget(at, "selectbox", "Colour by").set_value("entropy").run()
+    # A reload (a new session on the same URL) shows the same choices.
+    again = run_page("views/training.py", dashboard_db.path, monkeypatch, **at.query_params)
+    assert widget(again, "selectbox", "Run").value == other
+    assert widget(again, "selectbox", "Rollout").value == rollouts[-1]["sample_id"]
+    assert widget(again, "slider", "Smoothing (EMA)").value == pytest.approx(0.6)
+    assert widget(again, "selectbox", "Colour by").value == "entropy"
+    metrics = widget(at, "multiselect", "Metrics").value
+    assert widget(again, "multiselect", "Metrics").value == metrics
 
 
 PLOTLY_DIV_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -392,6 +327,7 @@ def test_home_navigates_to_runs_by_default(dashboard_db, monkeypatch):
     [
         ("views/runs.py", "fipo-bench eval"),
         ("views/compare.py", "fipo-bench eval"),
+        ("views/samples.py", "fipo-bench eval"),
         ("views/trajectory.py", "fipo-bench eval"),
         ("views/training.py", "fipo-bench train"),
         ("views/export.py", "fipo-bench eval"),
@@ -439,80 +375,3 @@ def test_pages_wait_for_a_writer_instead_of_failing(tmp_path, monkeypatch):
         assert any("fipo-bench eval" in i.value for i in at.info)
     finally:
         writer.wait(30)
-
-
-# ---- the command ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--db", "{tmp}/missing.duckdb"], "does not exist"),
-        (["--db", "{tmp}/bad.duckdb"], "not a DuckDB database file"),
-        (["--db", "{tmp}/ok.duckdb", "--port", "70000"], "--port 70000 is invalid"),
-    ],
-)
-def test_dashboard_command_rejects_bad_input_with_exit_2(args, message, tmp_path, capsys):
-    from fipo_bench.cli import main
-
-    (tmp_path / "bad.duckdb").write_text("x")
-    Store(tmp_path / "ok.duckdb")
-    code = main(["dashboard", *[a.format(tmp=tmp_path) for a in args]])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert message in err and len(err.strip().splitlines()) == 1
-
-
-def test_dashboard_on_a_port_in_use_is_one_line_exit_2_before_serving(tmp_path, capsys):
-    """Another program listening on the port: the command says so in one line and exits 2,
-    without printing the "dashboard on ..." line of a server that never starts."""
-    import socket
-
-    from fipo_bench.cli import main
-
-    Store(tmp_path / "ok.duckdb")
-    with socket.socket() as other:
-        other.bind(("127.0.0.1", 0))
-        other.listen()
-        port = other.getsockname()[1]
-        code = main(
-            ["dashboard", "--db", str(tmp_path / "ok.duckdb"), "--port", str(port),
-             "--address", "127.0.0.1"]
-        )  # fmt: skip
-    captured = capsys.readouterr()
-    assert code == 2
-    assert f"--port {port} is already in use" in captured.err
-    assert len(captured.err.strip().splitlines()) == 1
-    assert "dashboard on" not in captured.out
-
-
-def test_dashboard_finds_its_app_without_a_repo_root(tmp_path):
-    """In a source checkout the command serves this checkout's app/; installed as a wheel lays
-    it out (fipo_bench/app inside the package, no checkout around it), it serves the
-    package's own copy, and the app's pages import their modules relative to their files."""
-    import shutil
-
-    from fipo_bench.commands import dashboard as command
-
-    assert command.app_entry() == APP / "Home.py"
-    site = tmp_path / "site"
-    shutil.copytree(
-        ROOT / "fipo_bench", site / "fipo_bench", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    shutil.copytree(APP, site / "fipo_bench" / "app", ignore=shutil.ignore_patterns("__pycache__"))
-    (site / "fipo_bench" / "app" / "__init__.py").write_text("")
-    probe = (
-        "from fipo_bench.commands.dashboard import app_entry; import sys;"
-        "entry = app_entry(); print(entry);"
-        "sys.path.insert(0, str(entry.parent)); import fipo_dash.links, fipo_dash.status;"
-        "print(fipo_dash.links.__file__)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=tmp_path, env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
-    assert out == [
-        str(site / "fipo_bench" / "app" / "Home.py"),
-        str(site / "fipo_bench" / "app" / "fipo_dash" / "links.py"),
-    ]

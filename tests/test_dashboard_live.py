@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,14 +24,11 @@ from dashboard_browser import (
     stop,
 )
 from dashboard_fixture import cached_dashboard_db
-from dashboard_live import LiveEvals, eval_row, read, start_live
+from dashboard_live import RUNNING_N, TEST_PROBLEMS, LiveEvals, eval_row, read, start_live
+from dashboard_pages import run_page
 
 from fipo_bench.store import dashboard_queries as dq
-
-APP = Path(__file__).resolve().parents[1] / "app"
-sys.path.insert(0, str(APP))
-
-from fipo_dash.status import eval_progress, json_field  # noqa: E402
+from fipo_dash.status import eval_progress, json_field
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +55,8 @@ def page_urls(live: LiveEvals) -> dict[str, dict[str, str]]:
     return {
         "views/runs.py": {},
         "views/compare.py": {"evals": every},
-        "views/trajectory.py": {"a": running["eval_id"], "b": killed["eval_id"],
+        "views/samples.py": {"evals": every},
+        "views/trajectory.py": {"evals": f"{running['eval_id']},{killed['eval_id']}",
                                 "problem": problem.as_py()},
         "views/training.py": {"runs": runs},
         "views/export.py": {"evals": every, "runs": runs},
@@ -67,15 +64,7 @@ def page_urls(live: LiveEvals) -> dict[str, dict[str, str]]:
 
 
 def apptest_page(db: Path, page: str, query: dict[str, str], monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
-    monkeypatch.setenv("FIPO_BENCH_DB", str(db))
-    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=180)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.switch_page(page)
-    at.run()
-    return at
+    return run_page(page, db, monkeypatch, check=False, **query)
 
 
 def assert_pages_load(live: LiveEvals, monkeypatch) -> None:
@@ -91,9 +80,15 @@ def writer_recorded(row: dict) -> bool:
 
 
 def status_cells(at) -> dict[str, str]:
-    """eval_id -> the Runs page's status cell."""
+    """eval_id -> what the Runs page says of its state: the status and samples cells, and
+    the note under the table for an unfinished eval."""
     table = at.dataframe[1].value
-    return dict(zip(table["eval_id"], table["status"], strict=True))
+    notes = [c.value for c in at.caption]
+    out = {}
+    for row in table.to_dict("records"):
+        note = next((n for n in notes if n.startswith(row["eval"] + ": ")), "")
+        out[row["eval_id"]] = f"{row['status']} | {row['samples']} | {note}"
+    return out
 
 
 def test_pages_load_while_an_eval_and_a_training_run_write(live, monkeypatch):
@@ -108,23 +103,46 @@ def test_runs_page_shows_running_killed_and_failed_evals_with_progress(live, mon
     running = eval_row(live.db, live.running_seed)
     # With the writer's pid on record the page knows whether it still runs; without, it
     # cannot tell a live eval from a killed one (both stay `running` in the store).
-    live_prefix = "running: " if writer_recorded(running) else "running or interrupted: "
+    live_prefix = "running |" if writer_recorded(running) else "running or interrupted |"
     assert cells[running["eval_id"]].startswith(live_prefix), cells[running["eval_id"]]
-    assert " of 400 samples" in cells[running["eval_id"]]
+    assert f" of {TEST_PROBLEMS * RUNNING_N:,} samples" in cells[running["eval_id"]]
     failed = eval_row(live.db, live.failed_seed)
     assert failed["status"] == "failed" and failed["n_samples"] == 0
-    assert cells[failed["eval_id"]].startswith("failed at 0 of 400 samples")
+    assert cells[failed["eval_id"]].startswith("failed | 0 of 400 samples (0%) |")
+    assert "failed at 0 of 400 samples" in cells[failed["eval_id"]]
     killed = eval_row(live.db, live.killed_seed)
     assert killed["status"] == "running" and killed["n_samples"] == 0  # SIGKILL: no last word
-    expected = "interrupted at" if writer_recorded(killed) else "running or interrupted: 0 of"
+    expected = "interrupted |" if writer_recorded(killed) else "running or interrupted | 0 of"
     assert cells[killed["eval_id"]].startswith(expected), cells[killed["eval_id"]]
     assert "rerun" in cells[failed["eval_id"]]
+
+
+def test_a_panel_without_credit_names_the_command_that_fills_it(live, monkeypatch):
+    urls = page_urls(live)
+    running = eval_row(live.db, live.running_seed)
+    at = apptest_page(live.db, "views/trajectory.py", urls["views/trajectory.py"], monkeypatch)
+    warnings = [w.value for w in at.warning]
+    command = (
+        f"No credit computed for this eval: run `fipo-bench credit --eval {running['eval_id']}"
+    )
+    (note,) = [w for w in warnings if command in w]
+    # A run's checkpoint (the fixture stores the base as step 0 of its runs) is credited
+    # against the model the run started from, with that run's loss settings; any other
+    # model's reference is the user's to name.
+    run_id = running["model_run_id"]
+    if run_id:
+        (run,) = [
+            r for r in read(live.db, lambda s: s.list_runs()).to_pylist() if r["run_id"] == run_id
+        ]
+        assert f"--ref {run['model_path']} --run {run_id} --db {live.db}`" in note
+    else:
+        assert f"--ref REFERENCE_MODEL --db {live.db}`" in note
 
 
 def test_compare_and_export_leave_out_evals_without_samples_and_say_so(live, monkeypatch):
     urls = page_urls(live)
     killed = eval_row(live.db, live.killed_seed)
-    for page in ("views/compare.py", "views/export.py"):
+    for page in ("views/compare.py", "views/samples.py", "views/export.py"):
         at = apptest_page(live.db, page, urls[page], monkeypatch)
         warnings = " ".join(w.value for w in at.warning)
         assert "has no stored samples yet" in warnings and "left out" in warnings, page
@@ -151,7 +169,7 @@ def test_pages_load_after_each_writer_is_killed(live, monkeypatch):
     assert running["n_samples"] > 0
     cell = status_cells(at)[running["eval_id"]]
     assert f"{running['n_samples']:,} of " in cell
-    assert cell.startswith("interrupted at" if writer_recorded(running) else "running or"), cell
+    assert cell.startswith("interrupted |" if writer_recorded(running) else "running or"), cell
 
 
 @pytest.mark.browser

@@ -17,18 +17,17 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pytest
+from fault_setups import SETUPS, Fixtures, Prepared, wait_for
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TABLE_FILE = PROJECT_ROOT / "docs" / "reliability.md"
 # A hang guard, not a speed check: a case that validates first ends in seconds.
-CASE_TIMEOUT_S = 600
+CASE_TIMEOUT_S = 900
 
 
 # ------------------------------------------------------------------ the table
@@ -52,69 +51,82 @@ def _code_spans(cell: str) -> tuple[str, ...]:
     return tuple(re.findall(r"`([^`]+)`", cell))
 
 
-def read_cases(path: Path = TABLE_FILE) -> list[Case]:
+def read_table(marker: str, header: list[str], path: Path = TABLE_FILE) -> list[list[str]]:
+    """The rows (lists of cells) of the table between <!-- MARKER:start/end --> in path."""
     text = path.read_text()
-    body = text.split("<!-- fault-table:start -->", 1)[1].split("<!-- fault-table:end -->", 1)[0]
-    rows = [line for line in body.strip().splitlines() if line.startswith("|")]
-    header, rows = _cells(rows[0]), rows[2:]  # rows[1] is the |---| line
-    assert header == ["case", "setup", "command", "exit", "message names", "status"], header
-    cases = []
-    for row in rows:
-        name, setup, command, exit_code, names, status = _cells(row)
-        (command,) = _code_spans(command)
-        pending = re.fullmatch(r"pending: (\w+)", status)
-        assert status == "ok" or pending, f"{name}: status {status!r} is not ok / pending: OWNER"
-        cases.append(
-            Case(
-                name=name,
-                setup=setup,
-                command=command,
-                exit_code=int(exit_code),
-                fragments=_code_spans(names),
-                pending_owner=pending.group(1) if pending else None,
-            )
+    body = text.split(f"<!-- {marker}:start -->", 1)[1].split(f"<!-- {marker}:end -->", 1)[0]
+    lines = [line for line in body.strip().splitlines() if line.startswith("|")]
+    assert _cells(lines[0]) == header, lines[0]
+    return [_cells(line) for line in lines[2:]]  # lines[1] is the |---| line
+
+
+def pending_owner(name: str, status: str) -> str | None:
+    pending = re.fullmatch(r"pending: (\w+)", status)
+    assert status == "ok" or pending, f"{name}: status {status!r} is not ok / pending: OWNER"
+    return pending.group(1) if pending else None
+
+
+def read_cases() -> list[Case]:
+    header = ["case", "setup", "command", "exit", "message names", "status"]
+    return [
+        Case(
+            name=name,
+            setup=setup,
+            command=_code_spans(command)[0],
+            exit_code=int(exit_code),
+            fragments=_code_spans(names),
+            pending_owner=pending_owner(name, status),
         )
-    return cases
+        for name, setup, command, exit_code, names, status in read_table("fault-table", header)
+    ]
 
 
-# ------------------------------------------------------------------ setups
+@dataclass(frozen=True)
+class KillCase:
+    name: str
+    killed: str
+    kill_once: str
+    rerun: str
+    leftover: str
+    pending_owner: str | None
 
 
-@dataclass
-class Prepared:
-    """What a setup hands the runner: command placeholders, and what to do while it runs."""
-
-    placeholders: dict[str, str] = field(default_factory=dict)
-    during: Callable[[subprocess.Popen[str]], None] | None = None
-    cleanup: Callable[[], None] | None = None
-
-
-def _wait_for(condition: Callable[[], bool], proc: subprocess.Popen[str], what: str) -> None:
-    """Poll until condition() holds; fail if the command ends first (a readiness wait, the
-    deadline is only a hang guard)."""
-    deadline = time.monotonic() + CASE_TIMEOUT_S
-    while not condition():
-        if proc.poll() is not None:
-            raise AssertionError(f"the command ended (exit {proc.returncode}) before {what}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.05)
+def read_kill_cases() -> list[KillCase]:
+    header = ["case", "killed command", "SIGKILL once this exists", "rerun", "leaves no", "status"]
+    return [
+        KillCase(
+            name=name,
+            killed=_code_spans(killed)[0],
+            kill_once=_code_spans(kill_once)[0],
+            rerun=_code_spans(rerun)[0],
+            leftover=_code_spans(leftover)[0],
+            pending_owner=pending_owner(name, status),
+        )
+        for name, killed, kill_once, rerun, leftover, status in read_table("kill-table", header)
+    ]
 
 
-def setup_interrupt_build(work: Path, request: pytest.FixtureRequest) -> Prepared:
-    """Ctrl-C once the build has created its staging folder (the command is under way)."""
-
-    def during(proc: subprocess.Popen[str]) -> None:
-        _wait_for(lambda: any(work.glob(".m.tmp-*")), proc, "the build's staging folder")
-        proc.send_signal(signal.SIGINT)
-
-    return Prepared(during=during)
+# ------------------------------------------------------------------ what setups build on
 
 
-SETUPS: dict[str, Callable[[Path, pytest.FixtureRequest], Prepared]] = {
-    "-": lambda work, request: Prepared(),
-    "interrupt-build": setup_interrupt_build,
-}
+@pytest.fixture(scope="session")
+def aime24_file(shared_benchmarks) -> str:
+    return str(shared_benchmarks / "aime24.jsonl")
+
+
+@pytest.fixture(scope="session")
+def stored_eval(tmp_path_factory, tiny_model_dir, aime24_file) -> dict[str, str]:
+    """A database with one finished eval of the tiny model (1 aime24 problem, 1 sample)."""
+    from fipo_bench.cli import main
+    from fipo_bench.store import Store
+
+    db = tmp_path_factory.mktemp("stored-eval") / "fipo.duckdb"
+    args = ["eval", "--model", str(tiny_model_dir), "--dataset", "aime24", "--data-file",
+            aime24_file, "--n", "1", "--limit", "1", "--max-tokens", "8", "--engine", "hf",
+            "--db", str(db)]  # fmt: skip
+    assert main(args) == 0
+    (eval_id,) = Store(db, read_only=True).list_evals().column("eval_id").to_pylist()
+    return {"db": str(db), "eval_id": eval_id}
 
 
 # ------------------------------------------------------------------ running and checking
@@ -156,9 +168,12 @@ def snapshot(folder: Path) -> dict[str, object]:
     return state
 
 
-def run_case(case: Case, work: Path, scratch: Path, prepared: Prepared) -> tuple[int, str, str]:
-    argv = shlex.split(case.command.format(work=work, **prepared.placeholders))
-    assert argv[0] == "fipo-bench", case.command
+def run_command(
+    command: str, work: Path, scratch: Path, prepared: Prepared
+) -> tuple[int, str, str]:
+    """Run a table's `fipo-bench ...` command as the real console script in work."""
+    argv = shlex.split(command.format(work=work, **prepared.placeholders))
+    assert argv[0] == "fipo-bench", command
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")]),
@@ -188,6 +203,7 @@ def run_case(case: Case, work: Path, scratch: Path, prepared: Prepared) -> tuple
 
 
 CASES = read_cases()
+KILL_CASES = read_kill_cases()
 
 
 def test_every_setup_in_the_table_exists_and_is_used():
@@ -198,8 +214,10 @@ def test_every_setup_in_the_table_exists_and_is_used():
     assert len({case.name for case in CASES}) == len(CASES), "case names must be unique"
 
 
-def _param(case: Case):
-    marks = []
+def _param(case: Case | KillCase):
+    # Only the usage errors (setup `-`) end in a few seconds; every other case loads a model,
+    # a database or a real tmpfs, or kills a build.
+    marks = [] if isinstance(case, Case) and case.setup == "-" else [pytest.mark.slow]
     if case.pending_owner:
         marks.append(
             pytest.mark.xfail(strict=True, reason=f"pending a fix by {case.pending_owner}")
@@ -214,19 +232,45 @@ def test_fault_gives_one_line_exit_status_and_writes_nothing(case, tmp_path, req
     work, scratch = tmp_path / "work", tmp_path / "scratch"
     work.mkdir()
     scratch.mkdir()
-    prepared = SETUPS[case.setup](work, request)
+    prepared = SETUPS[case.setup](work, Fixtures(request))
     before = snapshot(work)
+    if prepared.before is not None:
+        prepared.before()
     try:
-        code, stdout, stderr = run_case(case, work, scratch, prepared)
+        code, stdout, stderr = run_command(case.command, work, scratch, prepared)
     finally:
-        if prepared.cleanup is not None:
-            prepared.cleanup()
+        if prepared.release is not None:
+            prepared.release()
     shown = f"exit {code}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     assert "Traceback" not in stdout + stderr, shown
     assert code == case.exit_code, shown
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert lines, shown
     assert sum(line.startswith("error:") for line in lines) <= 1, shown
-    missing = [fragment for fragment in case.fragments if fragment not in lines[-1]]
+    fragments = [fragment.format(**prepared.placeholders) for fragment in case.fragments]
+    missing = [fragment for fragment in fragments if fragment not in lines[-1]]
     assert not missing, f"the last line does not name {missing}\n{shown}"
     assert snapshot(work) == before, f"the working folder changed\n{shown}"
+
+
+@pytest.mark.parametrize("case", [_param(case) for case in KILL_CASES])
+def test_rerun_after_sigkill_leaves_nothing_behind(case, tmp_path):
+    """A command killed with SIGKILL (no clean-up can run) and then run again: the rerun ends
+    well, prints no traceback, and leaves none of the killed run's debris (temp folders...)."""
+    work, scratch = tmp_path / "work", tmp_path / "scratch"
+    work.mkdir()
+    scratch.mkdir()
+
+    def kill_once_started(proc: subprocess.Popen[str]) -> None:
+        wait_for(lambda: any(work.glob(case.kill_once)), proc, f"{case.kill_once} to appear")
+        proc.kill()
+
+    code, _, _ = run_command(case.killed, work, scratch, Prepared(during=kill_once_started))
+    assert code == -signal.SIGKILL
+    assert any(work.glob(case.leftover)), "the killed run left no debris: the case tests nothing"
+    code, stdout, stderr = run_command(case.rerun, work, scratch, Prepared())
+    shown = f"exit {code}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    assert code == 0 and "Traceback" not in stdout + stderr, shown
+    assert sorted(work.glob(case.leftover)) == [], (
+        f"debris of the killed run is still there\n{shown}"
+    )

@@ -150,7 +150,7 @@ def test_mismatched_mask_shape_is_rejected(model):
         score_tokens(model, ids, torch.ones((2, 4), dtype=torch.long))
 
 
-# Peak RSS of a fresh process, measured after each phase (ru_maxrss is a high-water mark, so
+# Peak RSS of a fresh process, measured after each phase (VmHWM is a high-water mark, so
 # each phase's growth is what it needed beyond everything before it). Phases run in the order
 # short-chunked, long-chunked, long-direct: a forward + backward each, as the trainer does.
 # glibc serves blocks below its (adaptive) mmap threshold from the heap, where freed chunk-sized
@@ -158,7 +158,7 @@ def test_mismatched_mask_shape_is_rejected(model):
 # every tensor block an mmap that is returned on free, so RSS follows live memory.
 _MEMORY_SCRIPT = textwrap.dedent(
     """
-    import json, resource, sys, torch
+    import json, sys, torch
     torch.set_num_threads(1)
     sys.path.insert(0, {tests_dir!r})
     from test_scoring import random_qwen2, direct_scores
@@ -168,7 +168,10 @@ _MEMORY_SCRIPT = textwrap.dedent(
     model = random_qwen2(vocab_size=VOCAB, hidden=32)
 
     def peak_mb():
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # VmHWM, the high-water mark of this process's own address space: ru_maxrss would
+        # carry over the parent's (pytest's) peak across exec and hide every phase under it.
+        status = open("/proc/self/status").read()
+        return int(status.split("VmHWM:")[1].split()[0]) / 1024
 
     def run(length, chunked):
         ids = torch.randint(0, VOCAB, (1, length))

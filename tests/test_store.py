@@ -21,7 +21,7 @@ from fipo_bench.store import (
     sample_id,
 )
 from fipo_bench.store import dashboard_queries as dq
-from fipo_bench.store.analysis_queries import token_columns
+from fipo_bench.store.analysis_queries import TOKEN_COLUMNS, token_columns
 from fipo_bench.store.connection import migrate, schema_version
 from fipo_bench.store.schema import MIGRATIONS, Migration
 from fipo_bench.tasks.problem import Problem
@@ -213,6 +213,65 @@ def test_v2_file_migrates_to_v3_keeping_rows_with_null_in_the_new_columns(tmp_pa
         engine="hf", run_id="r1", step=40,
     )  # fmt: skip
     assert (store.get_eval("e1")["run_id"], store.get_eval("e1")["step"]) == ("r1", 40)
+
+
+def test_v3_tokens_move_to_the_v4_layout_and_read_back_unchanged(tmp_path: Path):
+    """v4 keeps token rows in seq order in token_rows with a range per sample; the `tokens`
+    view and Store.trajectory return every v3 row as it was."""
+    path = tmp_path / "v3.duckdb"
+    con = duckdb.connect(str(path))
+    try:
+        migrate(con, path, MIGRATIONS[:3])
+        samples = make_samples("e1", ["p1", "p2"], 2)
+        tokens = make_tokens(samples, 4)
+        texts = ["a", "b", None, "a"] + ["a", "x", "c", None] * 3
+        tokens = tokens.set_column(3, "token", pa.array(texts, pa.string()))
+        for name, table in (("s", samples), ("t", tokens)):
+            con.register(name, table)
+            con.execute(
+                f"INSERT INTO {'samples' if name == 's' else 'tokens'} BY NAME SELECT * FROM {name}"
+            )
+        before = con.sql("SELECT * FROM tokens ORDER BY sample_id, pos").to_arrow_table()
+    finally:
+        con.close()
+    store = Store(path)
+    assert store.info().schema_version == SCHEMA_VERSION >= 4
+    after = store.read_table("SELECT * FROM tokens ORDER BY sample_id, pos")
+    assert after.to_pylist() == before.to_pylist()
+    for sid in samples["sample_id"].to_pylist():
+        expected = before.filter(pa.compute.equal(before["sample_id"], sid)).to_pylist()
+        assert store.trajectory(sid).to_pylist() == expected
+    ranges = store.read_table("SELECT * FROM token_ranges ORDER BY token_start").to_pylist()
+    assert [(r["token_start"], r["token_stop"]) for r in ranges] == [
+        (0, 4),
+        (4, 8),
+        (8, 12),
+        (12, 16),
+    ]
+    assert store.table_counts()["tokens"] == 16
+
+
+def test_every_sample_owns_one_gap_free_seq_range_also_after_a_rewrite(store: Store):
+    """Token rows come back per row as written (texts too), and each sample's rows fill one
+    [token_start, token_stop) range of seq, also after a rewrite in the middle of the table."""
+    first = make_samples("e1", ["p1", "p2", "p3"], 1)
+    tokens = make_tokens(first, 3).sort_by([("sample_id", "ascending"), ("pos", "ascending")])
+    texts = ["t0", "t1", "t2", "t0", "T1", "t2", "t0", "t1", None]
+    store.write_samples(first, tokens.set_column(3, "token", pa.array(texts)))
+    got = token_columns(store, first["sample_id"].to_pylist(), ["token"])["token"].to_pylist()
+    assert got == texts
+    middle = first.slice(1, 1)
+    store.write_samples(middle, make_tokens(middle, 5, logp_shift=3.0))
+    for sid, n in zip(first["sample_id"].to_pylist(), (3, 5, 3), strict=True):
+        rows = store.trajectory(sid)
+        assert rows["pos"].to_pylist() == list(range(n))
+        span = store.read_table(
+            "SELECT token_stop - token_start AS n FROM token_ranges WHERE sample_id = ?", [sid]
+        )
+        assert span["n"].to_pylist() == [n]
+    assert store.trajectory(middle["sample_id"][0].as_py())["logp"].to_pylist()[1] == -4.0
+    assert store.trajectory(123).num_rows == 0  # no such sample: empty, with the columns
+    assert store.trajectory(123).column_names == list(TOKEN_COLUMNS)
 
 
 def test_analysis_settings_upsert_per_eval_and_kind(store: Store):

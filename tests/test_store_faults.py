@@ -96,7 +96,9 @@ def test_disk_full_is_one_line_keeps_committed_batches_and_the_rerun_resumes(sma
             store.write_samples(*batch(f"e{b}", 10, 20_000))
             written.append(f"e{b}")
     message = str(failure.value)
-    assert message.startswith("disk full:") and str(path) in message and "\n" not in message
+    assert message.startswith(f"disk full on database {path}: the write was rolled back")
+    assert "\n" not in message
+    assert not Path(f"{path}.wal").exists() or Path(f"{path}.wal").stat().st_size > 0
     assert written, "the disk filled before the first batch: leave it more room"
     counts = Store(path, read_only=True).table_counts()
     assert (counts["samples"], counts["tokens"]) == (10 * len(written), 200_000 * len(written))
@@ -112,8 +114,9 @@ def test_a_full_disk_when_creating_the_database_or_exporting_is_one_line(small_d
     fill(small_disk, leave_bytes=0)
     err = one_line_error(["db", "migrate", "--db", str(small_disk / "none.duckdb")], capsys)
     assert "does not exist" in err
-    with pytest.raises(StoreError, match=r"^disk full: .*new\.duckdb"):
+    with pytest.raises(StoreError, match=r"^disk full on database .*new\.duckdb: cannot"):
         Store(small_disk / "new.duckdb")
+    assert not list(small_disk.glob("new.duckdb*"))  # no empty file left behind
     (small_disk / "filler").unlink()
     db = small_disk / "ok.duckdb"
     Store(db).write_samples(*batch("e", 20, 20_000))

@@ -1,146 +1,139 @@
-"""Compare page numbers from sample outcomes: metrics per eval, per-problem points, fitted slope.
+"""Compare page tables from the analysis layer's Report (fipo_bench.analysis.reports: the very
+numbers `fipo-bench report` and `fipo-bench compare` print), and the per-problem grid.
 
-The metrics come from `fipo_bench.eval.metrics.compute_metrics`, the same code the evaluator
-and the reports use, so the dashboard never shows a number that disagrees with them.
+Data in, frames out (no Streamlit), so tests check exactly what the page shows.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+import re
+from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 
-from fipo_bench.eval.metrics import EvalMetrics, SampleOutcome, compute_metrics
+from fipo_bench.analysis.reports import Report
+from fipo_bench.analysis.stats import CONFIDENCE
 
 
-def _present(value: object) -> bool:
-    """False for None and for the NaN pandas puts in an empty cell (NaN is truthy)."""
-    return value is not None and not (isinstance(value, float) and math.isnan(value))
+def _interval(low: float, high: float) -> str:
+    if pd.isna(low) or pd.isna(high):
+        return "-"
+    return f"[{low:+.3f}, {high:+.3f}]"
 
 
-def model_label(row: Mapping) -> str:
-    """The checkpoint id (run@step), else `RUN_DIR@step` for a trainer checkpoint folder
-    (RUN_DIR/checkpoints/step-N), else the model folder's name or the hub id."""
-    if _present(row.get("ckpt_id")):
-        return str(row["ckpt_id"])
-    if not _present(row.get("model_path")):
-        return "?"
-    path = Path(str(row["model_path"]))
-    if path.parent.name == "checkpoints" and path.name.startswith("step-"):
-        return f"{path.parent.parent.name}@{int(path.name.removeprefix('step-'))}"
-    return path.name or str(path)
-
-
-def eval_label(row: Mapping) -> str:
-    """A short human name for an eval: its model (see model_label), dataset and id suffix."""
-    return f"{model_label(row)} · {row.get('dataset', '?')} · {str(row['eval_id'])[-6:]}"
-
-
-def metrics_by_eval(outcomes: pd.DataFrame, eval_ids: Sequence[str]) -> dict[str, EvalMetrics]:
-    """compute_metrics per eval from an eval_outcomes frame; evals with no samples are left out."""
-    out: dict[str, EvalMetrics] = {}
-    for eval_id in eval_ids:
-        rows = outcomes[outcomes["eval_id"] == eval_id]
-        if rows.empty:
-            continue
-        out[eval_id] = compute_metrics(
-            SampleOutcome(
-                problem_id=str(p),
-                sample_idx=int(i),
-                extracted=None if e is None or e != e else str(e),
-                correct=bool(c) if c is not None and c == c else False,  # NULL: never verified
-                n_tokens=int(n),
-            )
-            for p, i, e, c, n in zip(
-                rows["problem_id"],
-                rows["sample_idx"],
-                rows["extracted"],
-                rows["correct"],
-                rows["n_tokens"],
-                strict=True,
-            )
-        )
-    return out
-
-
-def metrics_table(metrics: Mapping[str, EvalMetrics], labels: Mapping[str, str]) -> pd.DataFrame:
-    """One row per eval: avg@k, cons@k, pass@k (every k), samples, problems, mean length."""
+def eval_table(report: Report) -> pd.DataFrame:
+    """One row per eval: problems and samples per problem, avg@n with its standard error over
+    problems, cons@n, pass@n, mean length (tokens), and the per-sample length slope with its
+    interval and R^2 (an unfinished eval is named in the report's notes above the table)."""
     rows = []
-    for eval_id, m in metrics.items():
-        row: dict[str, object] = {"eval": labels.get(eval_id, eval_id), "eval_id": eval_id}
-        row["problems"] = m.num_problems
-        row["samples"] = m.num_samples
-        row.update(m.summary())
+    for d in report.details:
+        s, fit = d.scored.stats, d.per_sample_fit
+        lengths = [o.n_tokens for o in d.scored.stored.outcomes]
+        rows.append(
+            {
+                "eval": d.scored.label,
+                "problems": s.num_problems,
+                "n": s.n,
+                "avg@n": s.avg.value,
+                "avg@n SE": s.avg.se,
+                "cons@n": s.cons.value,
+                "pass@n": s.pass_at(s.n).value,
+                "mean length (tokens)": sum(lengths) / len(lengths),
+                fit.name: fit.slope_per_1k,
+                f"{int(CONFIDENCE * 100)}% interval of w": _interval(
+                    fit.slope_ci_low, fit.slope_ci_high
+                ),
+                "R² (per sample)": fit.fit.r_squared,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def difference_table(report: Report) -> pd.DataFrame:
+    """Every eval against the baseline, per metric: the difference, its paired-bootstrap
+    interval, the paired permutation p-value and the per-problem wins/ties/losses; `supported`
+    marks an interval that excludes 0. Empty without a comparison (fewer than two evals on
+    the same problems)."""
+    if report.comparison is None:
+        return pd.DataFrame()
+    rows = []
+    for r in report.comparison.records():
+        metric = r["metric"].replace("@k", f"@{r['k']}")
+        rows.append(
+            {
+                "eval": r["eval_label"],
+                "vs": r["baseline_label"],
+                "metric": metric,
+                "baseline": r["baseline_value"],
+                "eval value": r["eval_value"],
+                "difference": r["delta"],
+                f"{int(CONFIDENCE * 100)}% interval": _interval(r["ci_low"], r["ci_high"]),
+                "p": r["p_value"],
+                "supported": "yes" if r["excludes_zero"] else "",
+                "wins / ties / losses": f"{r['wins']} / {r['ties']} / {r['losses']}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def reflection_table(report: Report) -> pd.DataFrame:
+    """Per eval: reflection rate, accuracy of reflective and of direct responses, reflections
+    per 1k tokens, each with its interval (bootstrap over problems)."""
+    rows = []
+    for d in report.details:
+        r = d.reflection
+        row = {"eval": d.scored.label}
+        for name, ratio in (
+            ("reflection rate", r.rate),
+            ("accuracy reflective", r.accuracy_reflective),
+            ("accuracy direct", r.accuracy_direct),
+            ("reflections per 1k tokens", r.per_1k_tokens),
+        ):
+            row[name] = ratio.value
+            row[f"{name} interval"] = _interval(ratio.ci_low, ratio.ci_high)
         rows.append(row)
-    frame = pd.DataFrame(rows)
-    if frame.empty:
-        return frame
-    # Keep accuracy columns first and length columns last, whatever k each eval has.
-    acc = [c for c in frame.columns if "@" in c]
-    lengths = [c for c in frame.columns if c.startswith("response_length/")]
-    return frame[["eval", "eval_id", "problems", "samples", *acc, *lengths]]
-
-
-def quartile_table(metrics: Mapping[str, EvalMetrics], labels: Mapping[str, str]) -> pd.DataFrame:
-    """Long frame (eval, quartile Q1..Q4, accuracy, samples, token range) for a grouped bar."""
-    rows = [
-        {
-            "eval": labels.get(eval_id, eval_id),
-            "quartile": f"Q{q.quartile}",
-            "accuracy": q.accuracy,
-            "samples": q.num_samples,
-            "tokens": f"{q.min_tokens}-{q.max_tokens}",
-        }
-        for eval_id, m in metrics.items()
-        for q in m.accuracy_by_length_quartile
-    ]
-    return pd.DataFrame(rows, columns=["eval", "quartile", "accuracy", "samples", "tokens"])
+    return pd.DataFrame(rows)
 
 
 def problem_points(outcomes: pd.DataFrame) -> pd.DataFrame:
-    """Per (eval_id, problem_id): mean response length (tokens) and accuracy."""
+    """Per (eval_id, problem_id): mean response length (tokens), accuracy and samples."""
     frame = outcomes.assign(correct=outcomes["correct"].fillna(False).astype(float))
     return frame.groupby(["eval_id", "problem_id"], as_index=False).agg(
         mean_tokens=("n_tokens", "mean"), accuracy=("correct", "mean"), n=("correct", "size")
     )
 
 
-@dataclass(frozen=True)
-class Fit:
-    slope: float  # accuracy per token
-    intercept: float
-    r2: float
+GRID_ORDERS = ("problem", "largest difference first")
 
 
-def fitted_line(x: np.ndarray, y: np.ndarray) -> Fit | None:
-    """Least-squares accuracy = slope * length + intercept; None with < 2 distinct lengths."""
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    if x.size < 2 or np.ptp(x) == 0:
-        return None
-    slope, intercept = np.polyfit(x, y, 1)
-    residual = y - (slope * x + intercept)
-    total = float(((y - y.mean()) ** 2).sum())
-    r2 = 1.0 - float((residual**2).sum()) / total if total > 0 else 0.0
-    return Fit(float(slope), float(intercept), r2)
+def grid_frame(
+    points: pd.DataFrame,
+    eval_ids: Sequence[str],
+    *,
+    order: str = "problem",
+    differs_only: bool = False,
+) -> pd.DataFrame:
+    """Problems x evals of (n_correct, n) for the correctness grid.
 
-
-def grid_frame(points: pd.DataFrame, eval_ids: Sequence[str]) -> pd.DataFrame:
-    """Problems x evals of (n_correct, n) for the correctness grid, problems in natural order."""
+    order: "problem" (natural order of the ids) or "largest difference first" (the spread of
+    the evals' accuracy on the problem); differs_only: problems where that spread is not 0.
+    """
     frame = points.assign(n_correct=(points["accuracy"] * points["n"]).round().astype(int))
     wide = frame.pivot_table(
         index="problem_id", columns="eval_id", values=["n_correct", "n"], aggfunc="first"
     )
-    order = sorted(wide.index, key=_natural_key)
-    return wide.reindex(order).reindex(columns=list(eval_ids), level=1)
+    columns = pd.MultiIndex.from_product([["n_correct", "n"], list(eval_ids)])
+    wide = wide.reindex(columns=columns)
+    accuracy = wide["n_correct"] / wide["n"]
+    spread = (accuracy.max(axis=1) - accuracy.min(axis=1)).fillna(0.0)
+    if differs_only:
+        wide, spread = wide[spread > 0], spread[spread > 0]
+    keys = sorted(wide.index, key=_natural_key)
+    if order == "largest difference first":
+        keys = sorted(keys, key=lambda p: -spread[p])  # stable: ties keep the natural order
+    return wide.reindex(keys)
 
 
 def _natural_key(text: str) -> tuple:
     """'p2' before 'p10': digits compare as numbers."""
-    import re
-
     return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(text)))

@@ -20,20 +20,20 @@ def _cell_colour(accuracy: float) -> str:
 
 
 def grid_html(grid: pd.DataFrame, eval_ids: Sequence[str], labels: Mapping[str, str]) -> str:
-    """Rows: problems; columns: evals; a cell shows n_correct/n and opens that problem's samples
-    of this eval, side by side with the next selected eval."""
+    """Rows: problems; columns: evals; a cell shows n_correct/n and opens that problem with
+    every compared eval side by side, the clicked one first."""
     head = "".join(f"<th>{html.escape(labels.get(e, e))}</th>" for e in eval_ids)
     body = []
     for problem_id in list(grid.index)[:MAX_PROBLEMS]:
         cells = []
-        for i, eval_id in enumerate(eval_ids):
+        for eval_id in eval_ids:
             n = grid.loc[problem_id, ("n", eval_id)]
             if pd.isna(n):
                 cells.append('<td class="empty">-</td>')
                 continue
             correct = int(grid.loc[problem_id, ("n_correct", eval_id)])
-            other = eval_ids[(i + 1) % len(eval_ids)] if len(eval_ids) > 1 else None
-            url = html.escape(trajectory_url(eval_id, str(problem_id), other), quote=True)
+            order = [eval_id, *(e for e in eval_ids if e != eval_id)]
+            url = html.escape(trajectory_url(order, str(problem_id)), quote=True)
             acc = correct / int(n)
             colour = "#fff" if acc > 0.6 else "#222"
             cells.append(

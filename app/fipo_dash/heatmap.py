@@ -1,11 +1,11 @@
 """A trajectory as HTML: one <span> per token, background coloured by a chosen scalar.
 
-The scale is diverging and named by meaning (Inspect-style): blue below the centre, white at
-it, red above; the centre is 0 for signed quantities and 1 for the influence weight (f_t = 1
-means "no reweighting"). Colours come from a 201-entry palette indexed with numpy, as one CSS
-class per entry, so a token's span carries only its class; the hover details and the spans
-themselves reach the browser inside the panel's script (heatmap_js.py), which keeps a
-20,000-token trajectory to about a second of server and browser work.
+The colour scale follows the value's meaning (scales.py). Colours come from a 201-entry
+palette indexed with numpy, as one CSS class per entry, so a token's span carries only its
+class; the hover details and the spans themselves reach the browser inside the panel's script
+(heatmap_js.py), which keeps a 20,000-token trajectory to about a second of server and browser
+work. A pivot is an underline in its kind's colour and a saturated value a mark along the
+top, so neither hides the token's own colour.
 """
 
 from __future__ import annotations
@@ -19,77 +19,15 @@ import numpy as np
 import pyarrow as pa
 
 from fipo_dash.heatmap_js import panel_script
+from fipo_dash.scales import SPECS, Scale, fit_scale
 
 # Every per-token value the store holds, in the order the hover text lists them.
 VALUE_COLUMNS = ("logp", "ref_logp", "delta", "future_kl", "influence_weight", "entropy")
-
-
-@dataclass(frozen=True)
-class Scalar:
-    name: str
-    centre: float
-    meaning: str  # what red (above the centre) means, for the legend
-
-
-SCALARS: dict[str, Scalar] = {
-    s.name: s
-    for s in (
-        Scalar("future_kl", 0.0, "later tokens gained probability under the new policy"),
-        Scalar("influence_weight", 1.0, "advantage amplified (f > 1)"),
-        Scalar("delta", 0.0, "token more likely under the new policy"),
-        Scalar("entropy", 0.0, "policy uncertain here"),
-        Scalar("logp", 0.0, "(log-probs are <= 0: bluer is less likely)"),
-    )
-}
+SCALARS = tuple(SPECS)  # what a heatmap can be coloured by
 
 PIVOT_COLOURS = {"keyword": "#7b3294", "credit": "#e08214", "entropy": "#1b7837"}
-NA_COLOUR = "#e6e6e6"  # a token without a value for the chosen scalar (credit not computed)
-_STEPS = 100  # palette entries per side of the centre
-
-
-def _palette() -> np.ndarray:
-    """Hex colours from blue (-1) through white (0) to red (+1), 2 * _STEPS + 1 entries."""
-    blue, white, red = np.array([33, 102, 172]), np.array([247, 247, 247]), np.array([178, 24, 43])
-    t = np.linspace(-1.0, 1.0, 2 * _STEPS + 1)[:, None]
-    rgb = np.where(t < 0, white + (blue - white) * -t, white + (red - white) * t)
-    return np.array([f"#{r:02x}{g:02x}{b:02x}" for r, g, b in np.rint(rgb).astype(int)])
-
-
-PALETTE = _palette()
-
-
-def colour_span(values: np.ndarray, centre: float) -> float:
-    """Half-width of the colour scale: the 99th percentile of |value - centre|.
-
-    A percentile, not the maximum, so one outlier token does not wash out the rest; never 0.
-    """
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return 1.0
-    span = float(np.percentile(np.abs(finite - centre), 99))
-    return span if span > 1e-9 else 1.0
-
-
-def colour_index(values: np.ndarray, centre: float, span: float) -> np.ndarray:
-    """Palette index per value (-1 where the value is NaN), vectorised."""
-    t = np.clip((values - centre) / span, -1.0, 1.0)
-    index = np.rint((np.nan_to_num(t) + 1.0) * _STEPS).astype(np.int64)
-    index[~np.isfinite(values)] = -1
-    return index
-
-
-def colours(values: np.ndarray, centre: float, span: float) -> np.ndarray:
-    """Background colour per value (NA_COLOUR where the value is NaN), vectorised."""
-    index = colour_index(values, centre, span)
-    out = PALETTE[index].astype(object)
-    out[index < 0] = NA_COLOUR
-    return out
-
-
-# One CSS class per palette entry ("c0".."c200", "cn" for NaN): a token's markup carries a
-# 4-byte class instead of a 30-byte inline style, which matters at 20,000 tokens.
-PALETTE_CSS = "".join(f".fipo-traj .c{i}{{background:{c}}}" for i, c in enumerate(PALETTE))
-PALETTE_CSS += f".fipo-traj .cn{{background:{NA_COLOUR}}}"
+PIVOT_KINDS = tuple(PIVOT_COLOURS)
+DEFAULT_PIVOT_KINDS = ("keyword", "credit")  # entropy pivots are many and say the least
 
 
 def _column(tokens: pa.Table, name: str) -> np.ndarray:
@@ -109,7 +47,6 @@ class Rendered:
     html: str
     n_tokens: int
     n_pivots: int
-    span: float
 
 
 CSS = """
@@ -122,34 +59,27 @@ CSS = """
 .fipo-traj .tok{border-radius:2px;padding:1px 0}
 .fipo-traj .tip{position:absolute;z-index:5;white-space:pre;pointer-events:none;font-size:12px;
   background:#222;color:#fff;border-radius:4px;padding:4px 6px;line-height:1.4}
-.fipo-traj .pv{box-shadow:inset 0 -3px 0 var(--pv);outline:1px solid var(--pv);scroll-margin:60px}
-.fipo-traj .pv:target{outline:3px solid var(--pv)}
+.fipo-traj .pv{text-decoration:underline 3px var(--pv);text-underline-offset:3px;
+  text-decoration-skip-ink:none;scroll-margin:60px}
+.fipo-traj .pv:target{outline:2px solid var(--pv)}
+.fipo-traj .sat{box-shadow:inset 0 2px 0 #111}
 .fipo-traj .pvlist{margin-top:6px;font-size:12px;line-height:1.6;max-height:160px;overflow-y:auto}
 .fipo-traj .pvlist a{color:#1f4e79;text-decoration:none;margin-right:10px;white-space:nowrap}
 .fipo-traj .badge{display:inline-block;border-radius:3px;padding:0 4px;color:#fff;font-size:11px}
 .fipo-legend{font-family:sans-serif;font-size:12px;display:flex;align-items:center;gap:8px;
   flex-wrap:wrap;margin:4px 0 8px}
-.fipo-legend .bar{width:180px;height:12px;border:1px solid #ccc;border-radius:2px;
-  background:linear-gradient(to right,#2166ac,#f7f7f7,#b2182b)}
+.fipo-legend .bar{width:180px;height:12px;border:1px solid #ccc;border-radius:2px}
 .fipo-legend .sw{display:inline-block;width:12px;height:12px;border-radius:2px;
   vertical-align:middle;margin-right:3px}
 </style>
-""".replace("</style>", PALETTE_CSS + "</style>")
+"""
 
 
-def legend_html(scalar: str, span: float) -> str:
-    """Colour bar with its three tick values, the NaN swatch and the pivot kinds."""
-    spec = SCALARS[scalar]
-    low, mid, high = spec.centre - span, spec.centre, spec.centre + span
-    kinds = "".join(
-        f'<span><span class="sw" style="background:{c};"></span>{k} pivot</span>'
-        for k, c in PIVOT_COLOURS.items()
-    )
-    return (
-        f'<div class="fipo-legend"><b>{scalar}</b><span>{low:.3g}</span><span class="bar"></span>'
-        f"<span>{high:.3g}</span><span>(white = {mid:g}; red: {html.escape(spec.meaning)})</span>"
-        f'<span><span class="sw" style="background:{NA_COLOUR};"></span>no value</span>{kinds}'
-        "</div>"
+def pivot_legend_html(kinds: Sequence[str]) -> str:
+    """The underline colour of each pivot kind shown."""
+    return "".join(
+        f'<span><span class="sw" style="background:{PIVOT_COLOURS[k]};"></span>{k} pivot</span>'
+        for k in kinds
     )
 
 
@@ -177,30 +107,42 @@ def pivot_spans(rows: Iterable[Mapping]) -> list[tuple[str, str, int, int]]:
 def trajectory_html(
     tokens: pa.Table,
     pivots: pa.Table | None,
-    scalar: str,
+    scale: Scale,
     *,
+    kinds: Sequence[str] = DEFAULT_PIVOT_KINDS,
     anchor: str = "a",
-    span: float | None = None,
     title: str = "",
+    colour: str | None = None,
+    no_pivots: str = "no pivots stored for this sample",
 ) -> Rendered:
     """HTML of one trajectory: legend-less token spans, then the list of pivot jump links.
 
     tokens: rows of one sample by pos (Store.trajectory). pivots: rows (pos, kind, label,
-    score) of the same sample, or None. anchor: prefix of the element ids, distinct per panel
-    so two trajectories can share a page. span: colour half-width (shared between panels so
-    their colours compare); default from this trajectory's values.
+    score) of the same sample, or None; only `kinds` are marked and listed. scale: the page's
+    fitted scale (shared between panels so their colours compare). anchor: prefix of the
+    element ids, distinct per panel so several trajectories can share a page. colour: the
+    eval's or run's colour (series_style), a bar beside the title. no_pivots: what
+    the pivot line says when no pivot of `kinds` is stored (analysed or not: the caller knows).
     """
-    if scalar not in SCALARS:
-        raise ValueError(f"scalar {scalar!r}; allowed: {', '.join(SCALARS)}")
-    centre = SCALARS[scalar].centre
-    values = _column(tokens, scalar)
-    span = colour_span(values, centre) if span is None else span
-    classes = [f"c{i}" if i >= 0 else "cn" for i in colour_index(values, centre, span).tolist()]
+    values = _column(tokens, scale.spec.name)
+    index = scale.index(values)
+    saturated = scale.saturated(values)
+    classes = [
+        (f"c{i} sat" if sat else f"c{i}") if i >= 0 else "cn"
+        for i, sat in zip(index.tolist(), saturated.tolist(), strict=True)
+    ]
     positions = tokens["pos"].to_pylist()
     texts = ["" if t is None else t for t in tokens["token"].to_pylist()]
 
+    shown_kinds = set(kinds)
     pivot_rows = (
-        [] if pivots is None else pivots.select(["pos", "kind", "label", "score"]).to_pylist()
+        []
+        if pivots is None
+        else [
+            r
+            for r in pivots.select(["pos", "kind", "label", "score"]).to_pylist()
+            if r["kind"] in shown_kinds
+        ]
     )
     pivot_at: dict[int, list[dict]] = {}
     for row in pivot_rows:
@@ -214,10 +156,10 @@ def trajectory_html(
         if marks is None:
             parts.append(f'<span class="tok {colour_class}">{_display(text)}</span>')
         else:
-            kinds = " ".join(m["kind"] for m in marks)
+            marked = " ".join(m["kind"] for m in marks)
             colour = PIVOT_COLOURS.get(marks[0]["kind"], "#000")
             parts.append(
-                f'<span class="tok {colour_class} pv" id="{anchor}-p{pos}" data-pivot="{kinds}"'
+                f'<span class="tok {colour_class} pv" id="{anchor}-p{pos}" data-pivot="{marked}"'
                 f' style="--pv:{colour}">{_display(text)}</span>'
             )
         if "\n" in text:
@@ -245,25 +187,35 @@ def trajectory_html(
             f'<a href="#{anchor}-p{first}"><span class="badge" style="background:{colour}">'
             f"{kind}</span> {where} {html.escape(label)}</a>"
         )
-    header = f"<div><b>{html.escape(title)}</b></div>" if title else ""
+    bar = f' style="border-left:6px solid {colour};padding-left:6px"' if colour else ""
+    header = f"<div{bar}><b>{html.escape(title)}</b></div>" if title else ""
     pivot_block = (
         f'<div class="pvlist"><b>{len(links)} pivots</b> (click to jump): {"".join(links)}</div>'
         if links
-        else '<div class="pvlist">no pivots stored for this sample'
-        " (run <code>fipo-bench credit</code>)</div>"
+        else f'<div class="pvlist">{no_pivots}</div>'
     )
     body = (
         f'<div class="fipo-traj" id="{anchor}">{header}<div class="toks"></div>'
         f'{pivot_block}<div class="tip" hidden></div>{script}</div>'
     )
-    return Rendered(html=body, n_tokens=len(positions), n_pivots=len(links), span=span)
+    return Rendered(html=body, n_tokens=len(positions), n_pivots=len(links))
 
 
-def shared_span(tables: Sequence[pa.Table], scalar: str) -> float:
-    """One colour half-width for several panels, so equal colours mean equal values."""
-    centre = SCALARS[scalar].centre
+def page_scale(
+    tables: Sequence[pa.Table], scalar: str, band: tuple[float, float] | None = None
+) -> Scale:
+    """One scale for several panels, so equal colours mean equal values."""
     values = [_column(t, scalar) for t in tables if t.num_rows]
-    return colour_span(np.concatenate(values), centre) if values else 1.0
+    return fit_scale(scalar, np.concatenate(values) if values else np.array([]), band)
+
+
+def value_counts(tables: Sequence[pa.Table], scale: Scale) -> tuple[int, int]:
+    """(saturated, missing) tokens of the panels on this scale, for the legend."""
+    values = [_column(t, scale.spec.name) for t in tables if t.num_rows]
+    if not values:
+        return 0, 0
+    joined = np.concatenate(values)
+    return int(scale.saturated(joined).sum()), int((~np.isfinite(joined)).sum())
 
 
 def has_values(tokens: pa.Table, scalar: str) -> bool:

@@ -1,42 +1,62 @@
-"""Page URLs with their state in the query string, so every link and click navigates.
+"""Page URLs with their state in the query string, so every link and click navigates and a
+reload keeps what the user chose.
 
-Page paths are the `url_path`s given to st.Page in app/Home.py. Links are relative ("compare?
+Page paths are the `url_path`s given to st.Page in Home.py. Links are relative ("compare?
 ..."), so they work under any server base path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlencode
 
-# Page scripts, relative to Home.py (st.page_link / st.switch_page take these), and their URLs.
+# Page scripts, relative to Home.py (st.page_link / st.switch_page take these).
 PAGES = {
     "runs": "views/runs.py",
     "compare": "views/compare.py",
+    "samples": "views/samples.py",
     "trajectory": "views/trajectory.py",
     "training": "views/training.py",
     "export": "views/export.py",
 }
 
 # Query-parameter names, shared by the pages that write and read them.
-EVALS = "evals"  # Compare: comma-separated eval ids
-EVAL_A, EVAL_B = "a", "b"  # Trajectory: the two panels' evals
+EVALS = "evals"  # comma-separated eval ids
 PROBLEM = "problem"
-SAMPLE_A, SAMPLE_B = "sa", "sb"  # sample_idx within the problem
+SAMPLES = "samples"  # Trajectory: the sample shown per eval, "EVAL:IDX,EVAL:IDX"
 SCALAR = "scalar"
-RUNS = "runs"  # Training: comma-separated run ids
+KINDS = "pivots"  # pivot kinds shown, comma-separated
+RUNS = "runs"  # Training / Export: comma-separated run ids
+# Older Trajectory links named two panels: a / b with sample_idx sa / sb.
+EVAL_A, EVAL_B, SAMPLE_A, SAMPLE_B = "a", "b", "sa", "sb"
 
 
 def compare_url(eval_ids: Sequence[str]) -> str:
     return "compare?" + urlencode({EVALS: ",".join(eval_ids)})
 
 
+def join_samples(samples: Mapping[str, int]) -> str:
+    return ",".join(f"{e}:{int(i)}" for e, i in samples.items())
+
+
+def split_samples(value: str | None) -> dict[str, int]:
+    """'e1:0,e2:3' -> {'e1': 0, 'e2': 3}; malformed parts are skipped."""
+    out: dict[str, int] = {}
+    for part in split_ids(value):
+        eval_id, _, idx = part.rpartition(":")
+        if eval_id and idx.isdigit():
+            out[eval_id] = int(idx)
+    return out
+
+
 def trajectory_url(
-    eval_a: str, problem_id: str, eval_b: str | None = None, sample_a: int = 0, sample_b: int = 0
+    eval_ids: Sequence[str], problem_id: str, samples: Mapping[str, int] | None = None
 ) -> str:
-    params = {EVAL_A: eval_a, PROBLEM: problem_id, SAMPLE_A: sample_a}
-    if eval_b:
-        params.update({EVAL_B: eval_b, SAMPLE_B: sample_b})
+    """The Trajectory page on one problem with these evals side by side (sample 0 of each
+    unless `samples` says otherwise)."""
+    params = {EVALS: ",".join(eval_ids), PROBLEM: problem_id}
+    if samples:
+        params[SAMPLES] = join_samples(samples)
     return "trajectory?" + urlencode(params)
 
 

@@ -7,8 +7,22 @@ from collections.abc import Mapping, Sequence
 
 import streamlit as st
 
-from fipo_dash.links import split_ids
+from fipo_dash.heatmap import SCALARS
+from fipo_dash.links import SCALAR, split_ids
 from fipo_dash.status import EvalProgress
+
+
+def url_index(options: Sequence, param: str, default: int = 0) -> int:
+    """Index of the URL's `param` among `options` (compared as text: a URL holds strings),
+    else `default`: how a selectbox starts where the last visit left it."""
+    wanted = st.query_params.get(param)
+    texts = [str(o) for o in options]
+    return texts.index(wanted) if wanted in texts else default
+
+
+def choose_scalar(container, *, key: str) -> str:
+    """The heatmap's colour-by box, starting at the URL's choice."""
+    return container.selectbox("Colour by", SCALARS, index=url_index(SCALARS, SCALAR), key=key)
 
 
 def option_label(eval_id: str, labels: Mapping[str, str], progress: Mapping) -> str:
@@ -70,3 +84,23 @@ def with_samples(
         if state.partial:
             st.caption(f":orange[{name}: {state.text}. Its numbers cover the samples so far.]")
     return kept
+
+
+def evals_with_samples_or_stop(
+    title: str,
+    labels: Mapping[str, str],
+    progress: Mapping[str, EvalProgress],
+    *,
+    key: str,
+    param: str,
+    container=None,
+) -> list[str]:
+    """choose_evals (in `container`, default the page), then with_samples; the page stops with
+    a note when none of the chosen evals holds samples."""
+    with container if container is not None else st.container():
+        chosen = choose_evals(title, labels, progress, key=key, param=param)
+    chosen = with_samples(chosen, labels, progress)
+    if not chosen:
+        st.info("Pick one or more evals with stored samples.")
+        st.stop()
+    return chosen

@@ -71,6 +71,11 @@ class EvalProgress:
         return f"{self.stored:,} samples"
 
     @property
+    def word(self) -> str:
+        """The state in one or three words, for a table cell."""
+        return "running or interrupted" if self.state == "unknown" else self.state
+
+    @property
     def text(self) -> str:
         """One line for a table cell or a page note."""
         if self.state == "done":

@@ -6,6 +6,7 @@ Data in, frames out (no Streamlit), so tests check exactly what the page shows.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,8 @@ def run_table(runs: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=list(RUN_COLUMNS))
     frame = pd.DataFrame({shown: runs[stored] for shown, stored in RUN_COLUMNS.items()})
     frame["run"] = frame["run"].where(frame["run"].notna(), runs["run_id"])
+    # The folder's name fits the table; the whole path is one hover away in the run's row.
+    frame["base model"] = [Path(str(p)).name if present(p) else None for p in frame["base model"]]
     return frame
 
 
@@ -83,10 +86,10 @@ def eval_table(
         rows.append(
             {
                 "eval": labels.get(row["eval_id"], row["eval_id"]),
-                "status": state.text,
+                "status": state.word,
+                "samples": state.counts,
                 "dataset": row["dataset"],
                 "n": int(row["n"]),
-                "samples": state.counts,
                 **headline(row, state, counts),
                 "temperature": row["temperature"],
                 "top_p": row["top_p"],
@@ -96,3 +99,13 @@ def eval_table(
             }
         )
     return pd.DataFrame(rows)
+
+
+def with_colours(table: pd.DataFrame, column: str, colours: Mapping[str, str], key: str):
+    """A Styler that tints each row's `column` cell with its series colour (`key` column ->
+    colour, series_style), lightened so the text stays readable."""
+    from fipo_bench.analysis.series_style import mix_with_white
+
+    tint = {k: mix_with_white(c, 0.6) for k, c in colours.items()}
+    shades = [f"background-color: {tint.get(k, '#ffffff')}" for k in table[key]]
+    return table.style.apply(lambda _: shades, subset=[column], axis=0)

@@ -11,9 +11,9 @@ import streamlit.components.v1 as components
 
 from fipo_bench.errors import FipoBenchError
 from fipo_dash import source
-from fipo_dash.compare_data import eval_label
 from fipo_dash.export import FORMATS, report_text
 from fipo_dash.links import EVALS, RUNS, split_ids
+from fipo_dash.naming import eval_labels
 from fipo_dash.pickers import choose_evals, with_samples
 
 st.title("Export")
@@ -26,7 +26,7 @@ if evals.empty and not train_runs:
     st.stop()
 
 progress = source.progress(evals)
-labels = {r["eval_id"]: eval_label(r) for r in evals.to_dict("records")}
+labels = eval_labels(evals)
 left, right = st.columns(2)
 with left:
     chosen = choose_evals("Evals", labels, progress, key="export_evals", param=EVALS, count=None)

@@ -97,6 +97,8 @@ def streamlit_command(cfg: DashboardConfig) -> list[str]:
         "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "minimal",
         "--theme.base", "light",
+        # Streamlit's default accent is red: chosen evals would look like errors.
+        "--theme.primaryColor", "#1f4e79",
     ]  # fmt: skip
 
 
@@ -110,7 +112,10 @@ def dashboard(
 ) -> None:
     """Open the dashboard (runs, compare, trajectories, training, export) on a database."""
     cfg = DashboardConfig(db=default_db_path(db).resolve(), port=port, address=address)
-    Store(cfg.db, read_only=True)  # not DuckDB / not fipo-bench / newer schema: one line, exit 2
+    # Not DuckDB / not fipo-bench / a newer schema, or an older one the pages cannot read until
+    # it is migrated: one line, exit 2, before anything is served.
+    with Store(cfg.db, read_only=True).reading():
+        pass
     entry = app_entry()
     if not entry.is_file():
         raise ConfigError(f"dashboard app {entry} is missing; reinstall fipo-bench")

@@ -97,27 +97,25 @@ def leaf_keys(model: type[BaseModel] = TrainConfig) -> list[str]:
     return _leaf_keys(model)
 
 
-def _leaf_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
-    keys: list[str] = []
+def _leaves(model: type[BaseModel], prefix: str = "") -> list[tuple[str, Any]]:
+    """(dotted key, annotation) of every leaf field, nested groups walked in order."""
+    leaves: list[tuple[str, Any]] = []
     for name, field in model.model_fields.items():
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            keys.extend(_leaf_keys(annotation, f"{prefix}{name}."))
+            leaves.extend(_leaves(annotation, f"{prefix}{name}."))
         else:
-            keys.append(f"{prefix}{name}")
-    return keys
+            leaves.append((f"{prefix}{name}", annotation))
+    return leaves
 
 
-def _text_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+def _leaf_keys(model: type[BaseModel]) -> list[str]:
+    return [key for key, _ in _leaves(model)]
+
+
+def _text_keys(model: type[BaseModel]) -> list[str]:
     """Keys whose field holds text: `--set rollout.data=2024` is the file name "2024"."""
-    keys: list[str] = []
-    for name, field in model.model_fields.items():
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            keys.extend(_text_keys(annotation, f"{prefix}{name}."))
-        elif annotation is str or annotation == (str | None):
-            keys.append(f"{prefix}{name}")
-    return keys
+    return [key for key, kind in _leaves(model) if kind is str or kind == (str | None)]
 
 
 def _parse_text(text: str) -> str | None:

@@ -12,21 +12,11 @@ from collections.abc import Sequence
 import pyarrow as pa
 
 from fipo_bench.errors import StoreError
+from fipo_bench.store.schema import TOKEN_ROW_COLUMNS
 from fipo_bench.store.store import Store
 
 # Token columns a caller may ask `token_columns` for (never interpolate anything else).
-TOKEN_COLUMNS = (
-    "sample_id",
-    "pos",
-    "token_id",
-    "token",
-    "logp",
-    "ref_logp",
-    "delta",
-    "future_kl",
-    "influence_weight",
-    "entropy",
-)
+TOKEN_COLUMNS = TOKEN_ROW_COLUMNS
 
 
 def credit_progress(store: Store, eval_id: str) -> pa.Table:

@@ -38,8 +38,12 @@ class TableColumns:
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> TableColumns:
-    info = con.execute(f"PRAGMA table_info('{table}')").fetchall()
+    """The columns a batch for `table` may carry. `tokens` is a view over token_rows: its
+    columns are token_rows' less `seq`, which the writer assigns."""
+    source = "token_rows" if table == "tokens" else table
+    info = con.execute(f"PRAGMA table_info('{source}')").fetchall()
     # PRAGMA table_info rows: (cid, name, type, notnull, default, pk)
+    info = [r for r in info if not (table == "tokens" and r[1] == "seq")]
     names = tuple(r[1] for r in info)
     required = frozenset(r[1] for r in info if r[3] and r[4] is None)
     return TableColumns(table, names, required)

@@ -41,6 +41,10 @@ def _path_lock(path: Path) -> threading.RLock:
         return _PATH_LOCKS.setdefault(key, threading.RLock())
 
 
+class StoreLockedError(StoreError):
+    """Another process held the file for longer than lock_timeout_s."""
+
+
 def _is_lock_error(exc: duckdb.Error) -> bool:
     # DuckDB: 'Could not set lock on file "...": Conflicting lock is held in ... (PID n)'.
     # Match the phrase, not the word: a path may contain "lock".
@@ -60,9 +64,10 @@ def store_error(exc: BaseException, path: Path, doing: str) -> StoreError:
     first_line = message.splitlines()[0] if message else type(exc).__name__
     low = message.lower()
     if any(k in low for k in _DISK_FULL):
+        what = "the write was rolled back" if doing == "write" else f"cannot {doing} it"
         return StoreError(
-            f"disk full: the {doing} on database {path} failed and was rolled back; free space"
-            f" on {path.resolve().parent} and rerun (stored data is intact and the run resumes)"
+            f"disk full on database {path}: {what}; free space on {path.resolve().parent} and"
+            " rerun (stored data is intact and the run resumes)"
         )
     reason = next((k for k in _NOT_WRITABLE if k in low), None)
     if reason is not None:
@@ -121,7 +126,7 @@ def connect_with_retry(
             if time.monotonic() >= deadline:
                 pid = re.search(r"\(PID (\d+)\)", str(exc))
                 holder = f" (PID {pid.group(1)})" if pid else ""
-                raise StoreError(
+                raise StoreLockedError(
                     f"database {path} stayed locked by another process{holder} for"
                     f" {lock_timeout_s:g} s; retry later or raise lock_timeout_s"
                 ) from exc
@@ -143,6 +148,8 @@ def open_connection(
         try:
             yield con
         except BaseException as exc:
+            if not read_only:
+                _drop_empty_log(path)
             with suppress(duckdb.Error):  # the error that ended the block is the one to report
                 con.close()
             if isinstance(exc, duckdb.Error):
@@ -152,6 +159,15 @@ def open_connection(
             con.close()
         except duckdb.Error as exc:
             raise store_error(exc, path, doing) from exc
+
+
+def _drop_empty_log(path: Path) -> None:
+    """Remove a 0-byte write-ahead log left by a write that failed (a full disk): it holds
+    nothing, and this process still holds the write lock, so no other process uses it."""
+    wal = path.with_name(path.name + ".wal")
+    with suppress(OSError):
+        if wal.stat().st_size == 0:
+            wal.unlink()
 
 
 @contextmanager

@@ -31,37 +31,27 @@ OUTCOME_COLUMNS = (
 def eval_overview(store: Store) -> pa.Table:
     """Every eval, oldest first, with what the pages show about it beside its stored row.
 
-    Columns: the evals columns, n_samples (0 for an eval with none stored yet), n_problems and
-    accuracy of its stored samples, dataset_problems (problems stored for its dataset: the size
-    of a running eval's target when it ran without --limit), and model_run_id / model_step: the
-    training checkpoint it evaluated, found by ckpt_id or else by its model folder being a
-    stored checkpoint's path (the demo evaluates checkpoint folders by path). Where two runs
-    share a checkpoint folder (a base model stored as step 0 of each), the first stored wins.
+    Columns: those of Store.list_evals (the evals columns, n_samples, n_problems and accuracy
+    of its stored samples), then from analysis_queries.eval_rows (the one place an eval is tied
+    to a training checkpoint): model_run_id / model_step (the eval's own run and step, else
+    those of the checkpoint it evaluated, by ckpt_id or by its model folder), run_name, and
+    dataset_problems (problems stored for its dataset: the size of a running eval's target when
+    it ran without --limit).
     """
-    return store.read_table(
-        """
-        SELECT e.*, coalesce(s.n_samples, 0) AS n_samples, s.n_problems, s.accuracy,
-               coalesce(p.dataset_problems, 0) AS dataset_problems,
-               coalesce(c.run_id, cp.run_id) AS model_run_id,
-               coalesce(c.step, cp.step) AS model_step
-        FROM evals e
-        LEFT JOIN (
-            SELECT eval_id, count(*) AS n_samples, count(DISTINCT problem_id) AS n_problems,
-                   avg(CAST(correct AS DOUBLE)) AS accuracy
-            FROM samples WHERE eval_id IS NOT NULL GROUP BY eval_id
-        ) s USING (eval_id)
-        LEFT JOIN (
-            SELECT dataset, count(*) AS dataset_problems FROM problems GROUP BY dataset
-        ) p USING (dataset)
-        LEFT JOIN checkpoints c ON c.ckpt_id = e.ckpt_id
-        LEFT JOIN (
-            SELECT path, min_by(run_id, (created_at, ckpt_id)) AS run_id,
-                   min_by(step, (created_at, ckpt_id)) AS step
-            FROM checkpoints GROUP BY path
-        ) cp ON cp.path = e.model_path
-        ORDER BY e.started_at, e.eval_id
-        """,
+    from fipo_bench.store.analysis_queries import eval_rows
+
+    with store.reading():
+        evals = store.list_evals()
+        models = eval_rows(store, evals["eval_id"].to_pylist()).select(
+            ["eval_id", "run_id", "step", "run_name", "dataset_problems"]
+        )
+    models = models.rename_columns(
+        ["eval_id", "model_run_id", "model_step", "run_name", "dataset_problems"]
     )
+    # Arrow's join does not keep row order: carry list_evals' order through it.
+    ordered = evals.append_column("_order", pa.array(range(evals.num_rows), pa.int64()))
+    joined = ordered.join(models, "eval_id", join_type="left outer")
+    return joined.sort_by("_order").drop_columns(["_order"])
 
 
 def problem_counts(store: Store) -> pa.Table:
@@ -159,4 +149,44 @@ def checkpoint_counts(store: Store) -> pa.Table:
                    FROM train_metrics GROUP BY run_id) m USING (run_id)
         ORDER BY r.created_at, r.run_id
         """,
+    )
+
+
+def sample_rows(store: Store, eval_ids: Sequence[str]) -> pa.Table:
+    """Every sample of the given evals with its problem's text and gold answer (the Samples
+    table): OUTCOME_COLUMNS, text (for counting reflections), problem, answer. Ordered by
+    eval_id, problem_id, sample_idx; problem and answer are null where the problem row is
+    missing (an import without its problems)."""
+    cols = ", ".join(f"s.{c}" for c in OUTCOME_COLUMNS)
+    ids = pa.table({"eval_id": pa.array(list(eval_ids), pa.string())})
+    return store.read_table(
+        f"""
+        SELECT {cols}, s.text, p.problem, p.answer
+        FROM samples s SEMI JOIN wanted_evals w ON s.eval_id = w.eval_id
+        LEFT JOIN problems p ON p.dataset = s.dataset AND p.problem_id = s.problem_id
+        ORDER BY s.eval_id, s.problem_id, s.sample_idx
+        """,
+        views={"wanted_evals": ids},
+    )
+
+
+def problem_texts(store: Store, dataset: str, problem_ids: Sequence[str]) -> pa.Table:
+    """(problem_id, problem, answer) of the given problems of one dataset."""
+    ids = pa.table({"problem_id": pa.array(list(problem_ids), pa.string())})
+    return store.read_table(
+        """
+        SELECT p.problem_id, p.problem, p.answer FROM problems p
+        SEMI JOIN wanted_problems w ON p.problem_id = w.problem_id
+        WHERE p.dataset = ? ORDER BY p.problem_id
+        """,
+        [dataset],
+        views={"wanted_problems": ids},
+    )
+
+
+def analyses(store: Store) -> pa.Table:
+    """(eval_id, kind, settings JSON, updated_at) of every stored analysis: which evals have
+    credit and pivots, and the settings (reference, clip band) they were computed with."""
+    return store.read_table(
+        "SELECT eval_id, kind, settings, updated_at FROM analyses ORDER BY eval_id, kind"
     )

@@ -27,8 +27,9 @@ import pyarrow.parquet as pq
 
 from fipo_bench.errors import StoreError
 from fipo_bench.store import writes
-from fipo_bench.store.connection import migrate
+from fipo_bench.store.connection import migrate, scalar
 from fipo_bench.store.sample_writes import check_sample_ids, delete_stored_samples
+from fipo_bench.store.schema import insert_token_rows
 from fipo_bench.store.shards import (
     MANIFEST,
     SHARD_TABLES,
@@ -36,27 +37,15 @@ from fipo_bench.store.shards import (
     read_parquet,
     shard_folder,
     shard_indices,
+    unreadable,
 )
+from fipo_bench.store.writes import EvalFields
 
 # Columns of an eval row that may differ between shards: progress, and where each shard found
 # the model and data (machines mount them at different paths); the merged eval takes the
 # lowest shard's. Every other column defines the samples and must agree.
 _EVAL_PER_SHARD = ("status", "metrics", "started_at", "finished_at", "model_path", "config")
 _MEMORY = Path(":memory:")
-_EVAL_FIELDS = (
-    "dataset",
-    "n",
-    "temperature",
-    "top_p",
-    "max_tokens",
-    "seed",
-    "engine",
-    "run_id",
-    "step",
-    "ckpt_id",
-    "model_path",
-    "prompt_template",
-)
 
 
 @dataclass(frozen=True)
@@ -100,10 +89,7 @@ def _check_file_schema(path: Path, table: str, expected: pa.Schema) -> None:
     try:
         found = pq.read_schema(path)
     except (OSError, pa.ArrowException) as exc:
-        raise StoreError(
-            f"shard file {path} is not readable Parquet ({str(exc).splitlines()[0]});"
-            " delete it and rerun that shard"
-        ) from exc
+        raise unreadable(path, exc) from exc
     if found.names != expected.names:
         missing = sorted(set(expected.names) - set(found.names))
         unknown = sorted(set(found.names) - set(expected.names))
@@ -300,10 +286,11 @@ def scan_shards(root: str | Path, *, partial: bool = False) -> ShardPlan:
     )
 
 
-def _eval_fields(row: dict[str, Any]) -> dict[str, Any]:
-    fields = {k: row[k] for k in _EVAL_FIELDS}
+def _eval_fields(row: dict[str, Any]) -> EvalFields:
+    """The upsert_eval arguments that recreate a shard's eval row (config parsed back)."""
+    fields = {k: row[k] for k in EvalFields.__annotations__}
     fields["config"] = None if row["config"] is None else json.loads(row["config"])
-    return fields
+    return fields  # type: ignore[return-value]
 
 
 def write_merge(con: duckdb.DuckDBPyConnection, plan: ShardPlan) -> MergeResult:
@@ -332,10 +319,9 @@ def write_merge(con: duckdb.DuckDBPyConnection, plan: ShardPlan) -> MergeResult:
         f"INSERT INTO samples ({cols('samples')}) SELECT {cols('samples')} FROM _samples"
         " ORDER BY sample_id"
     )
-    con.execute(
-        f"INSERT INTO tokens ({cols('tokens')}) SELECT {cols('tokens')} FROM _tokens"
-        " ORDER BY sample_id, pos"
-    )
+    first_seq = int(scalar(con, "SELECT coalesce(max(token_stop), 0) FROM token_ranges"))  # type: ignore[call-overload]
+    for statement in insert_token_rows("_tokens", str(first_seq)):
+        con.execute(statement)
     return MergeResult(
         eval_ids=tuple(plan.evals),
         complete_eval_ids=plan.complete_eval_ids,

@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from fipo_bench.store.connection import scalar, schema_version, user_tables
-from fipo_bench.store.schema import SCHEMA_VERSION, TABLES
+from fipo_bench.store.schema import COUNTED_IN, SCHEMA_VERSION, TABLES, TOKENS_SELECT
 
 
 def _table(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> pa.Table:
@@ -58,7 +58,9 @@ def _one_dict(
 
 
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    union = " UNION ALL ".join(f"SELECT '{t}' AS t, count(*) AS n FROM {t}" for t in TABLES)
+    union = " UNION ALL ".join(
+        f"SELECT '{t}' AS t, count(*) AS n FROM {COUNTED_IN.get(t, t)}" for t in TABLES
+    )
     counts = dict(con.execute(union).fetchall())
     return {t: int(counts[t]) for t in TABLES}
 
@@ -75,11 +77,11 @@ class StoreInfo:
 def store_info(con: duckdb.DuckDBPyConnection, path: Path) -> StoreInfo:
     """What `db info` shows; works on a file of any schema version this code can open."""
     present = user_tables(con)
-    counts = {
-        t: int(scalar(con, f"SELECT count(*) FROM {t}"))  # type: ignore[call-overload]
-        for t in TABLES
-        if t in present
-    }
+    counts = {}
+    for t in TABLES:
+        if t in present:
+            source = COUNTED_IN.get(t, t) if COUNTED_IN.get(t) in present else t
+            counts[t] = int(scalar(con, f"SELECT count(*) FROM {source}"))  # type: ignore[call-overload]
     return StoreInfo(
         path=path,
         schema_version=schema_version(con, path),
@@ -164,7 +166,19 @@ def eval_samples(
 
 
 def trajectory(con: duckdb.DuckDBPyConnection, sample_id: int) -> pa.Table:
-    return _table(con, "SELECT * FROM tokens WHERE sample_id = ? ORDER BY pos", [sample_id])
+    """Token rows of one sample by pos, read through its seq range (a row group or two).
+
+    No ORDER BY: a sample's rows were appended in pos order (writers sort each batch by
+    (sample_id, pos) before seq is assigned) and DuckDB returns a scan in insertion order."""
+    found = con.execute(
+        "SELECT token_start, token_stop FROM token_ranges WHERE sample_id = ?", [sample_id]
+    ).fetchall()
+    start, stop = found[0] if found else (0, 0)
+    return _table(
+        con,
+        TOKENS_SELECT + " WHERE seq >= ? AND seq < ? AND sample_id = ?",
+        [start, stop, sample_id],
+    )
 
 
 def pivots(con: duckdb.DuckDBPyConnection, sample_id: int, kind: str | None = None) -> pa.Table:

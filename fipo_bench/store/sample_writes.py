@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from fipo_bench.errors import StoreError
 from fipo_bench.store.batches import (
+    as_int64,
     check_columns,
     check_unique,
     insert_batch,
@@ -68,8 +70,28 @@ def insert_samples(
     delete_stored_samples(con)
     insert_batch(con, "samples", samples.select(list(s_cols)))
     if tokens is not None and tokens.num_rows:
-        insert_batch(con, "tokens", tokens)
+        append_tokens(con, tokens)
     return samples.num_rows
+
+
+def append_tokens(con: duckdb.DuckDBPyConnection, tokens: pa.Table) -> None:
+    """Append token rows (in (sample_id, pos) order) to token_rows from the next free seq,
+    with their samples' token_ranges (schema v4)."""
+    first = int(scalar(con, "SELECT coalesce(max(token_stop), 0) FROM token_ranges"))  # type: ignore[call-overload]
+    n = tokens.num_rows
+    seq = pa.array(np.arange(first, first + n, dtype=np.int64))
+    insert_batch(con, "token_rows", tokens.add_column(0, "seq", seq))
+    sids = as_int64(tokens, "sample_id")
+    starts = np.flatnonzero(np.r_[True, sids[1:] != sids[:-1]])
+    stops = np.r_[starts[1:], n]
+    ranges = pa.table(
+        {
+            "sample_id": pa.array(sids[starts], pa.int64()),
+            "token_start": pa.array(first + starts, pa.int64()),
+            "token_stop": pa.array(first + stops, pa.int64()),
+        }
+    )
+    insert_batch(con, "token_ranges", ranges)
 
 
 def check_sample_ids(samples: pa.Table) -> None:
@@ -119,16 +141,29 @@ def check_sample_ids(samples: pa.Table) -> None:
 def delete_stored_samples(con: duckdb.DuckDBPyConnection) -> None:
     """Remove stored rows of the batch's samples (registered as _batch_ids), if any.
 
-    Fresh samples (the common case) skip the deletes on tokens and pivots entirely: those are
-    full scans of the largest tables.
+    Fresh samples (the common case) skip the deletes entirely; a rewrite deletes token rows
+    only inside the seq range its samples occupy, so it never scans the whole tokens table.
     """
     stored = scalar(
         con, "SELECT count(*) FROM samples WHERE sample_id IN (SELECT sample_id FROM _batch_ids)"
     )
     if not stored:
         return
-    for table in ("tokens", "pivots", "samples"):
-        con.execute(f"DELETE FROM {table} WHERE sample_id IN (SELECT sample_id FROM _batch_ids)")
+    in_batch = "sample_id IN (SELECT sample_id FROM _batch_ids)"
+    lo, hi = _seq_range(con, "_batch_ids")
+    if lo is not None:
+        con.execute(f"DELETE FROM token_rows WHERE seq >= ? AND seq < ? AND {in_batch}", [lo, hi])
+    for table in ("token_ranges", "pivots", "samples"):
+        con.execute(f"DELETE FROM {table} WHERE {in_batch}")
+
+
+def _seq_range(con: duckdb.DuckDBPyConnection, ids: str) -> tuple[int | None, int | None]:
+    """[min token_start, max token_stop) over the samples of relation `ids` (None if none)."""
+    found = con.execute(
+        "SELECT min(token_start), max(token_stop) FROM token_ranges"
+        f" WHERE sample_id IN (SELECT sample_id FROM {ids})"
+    ).fetchall()[0]
+    return found[0], found[1]
 
 
 def check_credit(tokens: pa.Table) -> tuple[pa.Table, list[str]]:
@@ -152,14 +187,19 @@ def update_token_credit(
         return 0
     sets = ", ".join(f'"{c}" = b."{c}"' for c in credit)
     con.register("_credit", tokens)
-    updated = scalar(
-        con,
-        f"""
-        UPDATE tokens SET {sets} FROM _credit b
-        WHERE tokens.sample_id = b.sample_id AND tokens.pos = b.pos
-        """,
-    )
-    updated = int(updated or 0)  # type: ignore[call-overload]
+    lo, hi = _seq_range(con, "_credit")
+    updated = 0
+    if lo is not None:  # the seq range lets the scan skip every row group outside it
+        found = scalar(
+            con,
+            f"""
+            UPDATE token_rows SET {sets} FROM _credit b
+            WHERE token_rows.seq >= ? AND token_rows.seq < ?
+              AND token_rows.sample_id = b.sample_id AND token_rows.pos = b.pos
+            """,
+            [lo, hi],
+        )
+        updated = int(found or 0)  # type: ignore[call-overload]
     if updated != tokens.num_rows:
         raise StoreError(
             f"token credit: {tokens.num_rows - updated} of {tokens.num_rows} rows name a"

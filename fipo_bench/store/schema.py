@@ -7,7 +7,8 @@ never edit a step that has shipped.
 
 Conventions: ids are VARCHAR except `sample_id` (a deterministic BIGINT, see ids.py); JSON
 values (configs, metadata, metrics) are VARCHAR holding JSON text; per-token numbers are FLOAT
-(float32, what the engines produce), per-sample and metric numbers DOUBLE.
+(float32, what the engines produce: kept exactly, since stored future_kl must equal the Future-KL
+of the stored delta), per-sample and metric numbers DOUBLE.
 """
 
 from __future__ import annotations
@@ -185,15 +186,87 @@ _V3 = (
     "ALTER TABLE evals ADD COLUMN step INTEGER",
 )
 
+# v4: the token layout for stores of 100M+ rows (numbers in docs/notes/store.md). token_rows
+# holds the rows in write order with a gap-free `seq`, and token_ranges gives each sample's
+# [token_start, token_stop) of seq: one trajectory is then read from the one or two row groups
+# that hold it (zone maps on seq), not from every row group whose sample_id range happens to
+# cover a random 63-bit id (a unit's samples are written together in sample_id order, so each
+# row group spans a third of the id space). `tokens` is a view with the columns readers always
+# had. (Texts through a token-id vocabulary were measured too: 10% smaller, but the join
+# doubles the time of a trajectory read, so each row keeps its text.)
+TOKEN_ROW_COLUMNS = (
+    "sample_id",
+    "pos",
+    "token_id",
+    "token",
+    "logp",
+    "ref_logp",
+    "delta",
+    "future_kl",
+    "influence_weight",
+    "entropy",
+)
+# The rows of the `tokens` view; readers that can narrow by seq (one trajectory) add a WHERE.
+TOKENS_SELECT = f"SELECT {', '.join(TOKEN_ROW_COLUMNS)} FROM token_rows"
+# Tables whose rows are counted in another (a view's rows live in its table).
+COUNTED_IN = {"tokens": "token_rows"}
+
+
+def insert_token_rows(source: str, first_seq: str) -> tuple[str, ...]:
+    """SQL that appends the rows of `source` (a relation with the `tokens` columns) to
+    token_rows in (sample_id, pos) order from seq `first_seq` on, with their token_ranges.
+
+    For bulk paths (migration, merge); Store.write_samples does the same on Arrow batches."""
+    cols = ", ".join(TOKEN_ROW_COLUMNS)
+    return (
+        f"""
+        INSERT INTO token_rows (seq, {cols})
+        SELECT {first_seq} + row_number() OVER (ORDER BY sample_id, pos) - 1 AS seq, {cols}
+        FROM {source} ORDER BY seq""",
+        f"""
+        INSERT INTO token_ranges
+        SELECT sample_id, min(seq), max(seq) + 1 FROM token_rows WHERE seq >= {first_seq}
+        GROUP BY sample_id""",
+    )
+
+
+_V4 = (
+    """
+    CREATE TABLE token_ranges (
+        sample_id   BIGINT PRIMARY KEY,
+        token_start BIGINT NOT NULL,     -- seq of the sample's first token row
+        token_stop  BIGINT NOT NULL      -- one past its last
+    )""",
+    """
+    CREATE TABLE token_rows (
+        seq              BIGINT NOT NULL,
+        sample_id        BIGINT NOT NULL,
+        pos              INTEGER NOT NULL,
+        token_id         INTEGER NOT NULL,
+        token            VARCHAR,
+        logp             FLOAT,
+        ref_logp         FLOAT,
+        delta            FLOAT,
+        future_kl        FLOAT,
+        influence_weight FLOAT,
+        entropy          FLOAT
+    )""",
+    *insert_token_rows("tokens", "0"),
+    "DROP TABLE tokens",
+    "CREATE VIEW tokens AS " + TOKENS_SELECT,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1),
     Migration(2, "analyses table (settings of credit and pivots per eval)", _V2),
     Migration(3, "answer source and source verdict per sample; training step per eval", _V3),
+    Migration(4, "tokens as a view over seq-ordered token_rows; token_ranges per sample", _V4),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
-# Every table the store owns, in the order `db info` lists them.
+# Every table the store owns, in the order `db info` lists them (tokens: the view; its rows
+# are counted in token_rows).
 TABLES = (
     "runs",
     "checkpoints",

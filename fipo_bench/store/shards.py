@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import duckdb
 import pyarrow as pa
@@ -44,7 +44,7 @@ import pyarrow.parquet as pq
 from fipo_bench.errors import ConfigError, StoreError
 from fipo_bench.store import queries, sample_writes, writes
 from fipo_bench.store.connection import migrate, store_error
-from fipo_bench.store.writes import ProblemLike
+from fipo_bench.store.writes import EvalFields, ProblemLike, RunFields
 
 SHARD_TABLES = ("runs", "problems", "evals", "samples", "tokens")
 MANIFEST = "shard.parquet"
@@ -115,15 +115,19 @@ def write_atomic(table: pa.Table, path: Path) -> None:
         raise
 
 
+def unreadable(path: Path, exc: Exception) -> StoreError:
+    return StoreError(
+        f"shard file {path} is not readable Parquet ({str(exc).splitlines()[0]});"
+        " delete it and rerun that shard"
+    )
+
+
 def read_parquet(path: Path, columns: list[str] | None = None) -> pa.Table:
     """One shard file; StoreError naming it if it is not (or no longer) readable Parquet."""
     try:
         return pq.read_table(path, columns=columns)
     except (OSError, pa.ArrowException) as exc:
-        raise StoreError(
-            f"shard file {path} is not readable Parquet ({str(exc).splitlines()[0]});"
-            " delete it and rerun that shard"
-        ) from exc
+        raise unreadable(path, exc) from exc
 
 
 def part_files(folder: Path) -> list[Path]:
@@ -217,7 +221,7 @@ class ShardStore:
 
     # ---- writes -----------------------------------------------------------------------------
 
-    def upsert_run(self, run_id: str, **fields: Any) -> None:
+    def upsert_run(self, run_id: str, **fields: Unpack[RunFields]) -> None:
         """As `Store.upsert_run` (kind=..., name, algo, preset, config, model_path)."""
         path = self._folder("runs") / f"part-{digest([run_id])}.parquet"
         self._update("runs", path, lambda con: writes.upsert_run(con, run_id, **fields))
@@ -231,7 +235,7 @@ class ShardStore:
         path = self._folder("problems") / f"part-{digest(sorted(keys))}.parquet"
         return self._update("problems", path, lambda con: writes.upsert_problems(con, batch))
 
-    def upsert_eval(self, eval_id: str, **fields: Any) -> bool:
+    def upsert_eval(self, eval_id: str, **fields: Unpack[EvalFields]) -> bool:
         """As `Store.upsert_eval` (same fields and checks); True when this shard had it."""
         path = self._eval_file(eval_id)
         return self._update("evals", path, lambda con: writes.upsert_eval(con, eval_id, **fields))

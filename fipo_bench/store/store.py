@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import duckdb
 import pyarrow as pa
@@ -23,6 +23,7 @@ from fipo_bench.errors import StoreError
 from fipo_bench.store import export, merge, queries, sample_writes, writes
 from fipo_bench.store.batches import one_of
 from fipo_bench.store.connection import (
+    StoreLockedError,
     check_version,
     committed,
     migrate,
@@ -31,7 +32,7 @@ from fipo_bench.store.connection import (
 )
 from fipo_bench.store.queries import StoreInfo
 from fipo_bench.store.schema import ANALYSIS_KINDS, SCHEMA_VERSION
-from fipo_bench.store.writes import ProblemLike
+from fipo_bench.store.writes import EvalFields, ProblemLike, RunFields
 
 
 class Store:
@@ -66,8 +67,18 @@ class Store:
                 raise StoreError(
                     f"folder {self.path.parent} of database {self.path} does not exist"
                 )
-            with self._connect(read_only=False) as con:
-                migrate(con, self.path)
+            created = not self.path.exists()
+            try:
+                with self._connect(read_only=False) as con:
+                    migrate(con, self.path)
+            except StoreLockedError:
+                raise  # the file is another process's
+            except StoreError:
+                if created:  # a full disk or a read-only folder: leave no empty file behind
+                    for leftover in (self.path, self.path.with_name(self.path.name + ".wal")):
+                        with suppress(OSError):  # e.g. never created on a read-only folder
+                            leftover.unlink()
+                raise
             self.file_schema_version = SCHEMA_VERSION
 
     # ---- connections ------------------------------------------------------------------------
@@ -129,29 +140,13 @@ class Store:
 
     # ---- writes (writes.py, sample_writes.py) -----------------------------------------------
 
-    def upsert_run(
-        self,
-        run_id: str,
-        *,
-        kind: str,
-        name: str | None = None,
-        algo: str | None = None,
-        preset: str | None = None,
-        config: Mapping[str, Any] | None = None,
-        model_path: str | os.PathLike[str] | None = None,
-    ) -> None:
-        """Create or update run `run_id` (kind: train|eval|import); created_at keeps its first."""
+    def upsert_run(self, run_id: str, **fields: Unpack[RunFields]) -> None:
+        """Create or update run `run_id`; created_at keeps its first value.
+
+        Fields (writes.RunFields): kind (train|eval|import, required), name, algo, preset,
+        config, model_path."""
         with self._transaction() as con:
-            writes.upsert_run(
-                con,
-                run_id,
-                kind=kind,
-                name=name,
-                algo=algo,
-                preset=preset,
-                config=config,
-                model_path=model_path,
-            )
+            writes.upsert_run(con, run_id, **fields)
 
     def add_checkpoint(
         self,
@@ -173,50 +168,19 @@ class Store:
         with self._transaction() as con:
             return writes.upsert_problems(con, batch)
 
-    def upsert_eval(
-        self,
-        eval_id: str,
-        *,
-        dataset: str,
-        n: int,
-        temperature: float,
-        top_p: float,
-        max_tokens: int,
-        seed: int,
-        engine: str,
-        run_id: str | None = None,
-        step: int | None = None,
-        ckpt_id: str | None = None,
-        model_path: str | os.PathLike[str] | None = None,
-        prompt_template: str | None = None,
-        config: Mapping[str, Any] | None = None,
-    ) -> bool:
+    def upsert_eval(self, eval_id: str, **fields: Unpack[EvalFields]) -> bool:
         """Create eval `eval_id` (status running) or reopen it to resume.
 
-        run_id + step: a validation eval made by training run `run_id` at that step (step needs
-        a run_id). Returns True when the eval already existed (resume: see `done_sample_keys`).
+        Fields (writes.EvalFields): dataset, n, temperature, top_p, max_tokens, seed, engine
+        (required); run_id, step, ckpt_id, model_path, prompt_template, config. run_id + step:
+        a validation eval made by training run `run_id` at that step (step needs a run_id).
+        Returns True when the eval already existed (resume: see `done_sample_keys`).
         Reopening sets status back to running and may change n, engine, paths or step, but
         StoreError if the dataset, temperature, top_p, max_tokens or seed differ: those define
         the samples already stored, and mixing them would corrupt the eval.
         """
         with self._transaction() as con:
-            return writes.upsert_eval(
-                con,
-                eval_id,
-                dataset=dataset,
-                n=n,
-                temperature=temperature,
-                top_p=top_p,
-                max_tokens=max_tokens,
-                seed=seed,
-                engine=engine,
-                run_id=run_id,
-                step=step,
-                ckpt_id=ckpt_id,
-                model_path=model_path,
-                prompt_template=prompt_template,
-                config=config,
-            )
+            return writes.upsert_eval(con, eval_id, **fields)
 
     def set_eval_status(
         self, eval_id: str, status: str, *, metrics: Mapping[str, Any] | None = None

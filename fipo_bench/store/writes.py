@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, Required, TypedDict, Unpack
 
 import duckdb
 import pyarrow as pa
@@ -40,17 +40,47 @@ def _path_text(path: str | os.PathLike[str] | None) -> str | None:
     return None if path is None else str(path)
 
 
-def upsert_run(
-    con: duckdb.DuckDBPyConnection,
-    run_id: str,
-    *,
-    kind: str,
-    name: str | None = None,
-    algo: str | None = None,
-    preset: str | None = None,
-    config: Mapping[str, Any] | None = None,
-    model_path: str | os.PathLike[str] | None = None,
-) -> None:
+class RunFields(TypedDict, total=False):
+    """What `upsert_run` takes after run_id (kind required)."""
+
+    kind: Required[str]  # train | eval | import
+    name: str | None
+    algo: str | None
+    preset: str | None
+    config: Mapping[str, Any] | None
+    model_path: str | os.PathLike[str] | None
+
+
+class EvalFields(TypedDict, total=False):
+    """What `upsert_eval` takes after eval_id. run_id + step: a validation eval of a training
+    run at that step (a step needs its run_id)."""
+
+    dataset: Required[str]
+    n: Required[int]
+    temperature: Required[float]
+    top_p: Required[float]
+    max_tokens: Required[int]
+    seed: Required[int]
+    engine: Required[str]
+    run_id: str | None
+    step: int | None
+    ckpt_id: str | None
+    model_path: str | os.PathLike[str] | None
+    prompt_template: str | None
+    config: Mapping[str, Any] | None
+
+
+def _check_fields(what: str, fields: Mapping[str, Any], spec: type) -> None:
+    """A TypeError, as for a plain signature, on missing or unknown keyword arguments."""
+    missing = sorted(spec.__required_keys__ - set(fields))  # type: ignore[attr-defined]
+    unknown = sorted(set(fields) - set(spec.__annotations__))
+    if missing or unknown:
+        raise TypeError(f"{what}(): missing {missing or '-'}, unknown {unknown or '-'}")
+
+
+def upsert_run(con: duckdb.DuckDBPyConnection, run_id: str, **fields: Unpack[RunFields]) -> None:
+    _check_fields("upsert_run", fields, RunFields)
+    kind = fields["kind"]
     one_of(kind, RUN_KINDS, "run kind")
     if not run_id:
         raise StoreError("run_id must be a non-empty string")
@@ -62,7 +92,15 @@ def upsert_run(
             algo = excluded.algo, preset = excluded.preset, config = excluded.config,
             model_path = excluded.model_path
         """,
-        [run_id, kind, name, algo, preset, to_json(config), _path_text(model_path)],
+        [
+            run_id,
+            kind,
+            fields.get("name"),
+            fields.get("algo"),
+            fields.get("preset"),
+            to_json(fields.get("config")),
+            _path_text(fields.get("model_path")),
+        ],
     )
 
 
@@ -115,34 +153,19 @@ def upsert_problems(con: duckdb.DuckDBPyConnection, batch: pa.Table) -> int:
     return batch.num_rows
 
 
-def upsert_eval(
-    con: duckdb.DuckDBPyConnection,
-    eval_id: str,
-    *,
-    dataset: str,
-    n: int,
-    temperature: float,
-    top_p: float,
-    max_tokens: int,
-    seed: int,
-    engine: str,
-    run_id: str | None = None,
-    step: int | None = None,
-    ckpt_id: str | None = None,
-    model_path: str | os.PathLike[str] | None = None,
-    prompt_template: str | None = None,
-    config: Mapping[str, Any] | None = None,
-) -> bool:
+def upsert_eval(con: duckdb.DuckDBPyConnection, eval_id: str, **fields: Unpack[EvalFields]) -> bool:
+    _check_fields("upsert_eval", fields, EvalFields)
     if not eval_id:
         raise StoreError("eval_id must be a non-empty string")
+    run_id, step = fields.get("run_id"), fields.get("step")
     if step is not None and run_id is None:
         raise StoreError(f"eval {eval_id}: step {step} needs the run_id it belongs to")
     new = {
-        "dataset": dataset,
-        "temperature": float(temperature),
-        "top_p": float(top_p),
-        "max_tokens": int(max_tokens),
-        "seed": int(seed),
+        "dataset": fields["dataset"],
+        "temperature": float(fields["temperature"]),
+        "top_p": float(fields["top_p"]),
+        "max_tokens": int(fields["max_tokens"]),
+        "seed": int(fields["seed"]),
     }
     old = queries.get_eval(con, eval_id)
     if old is not None:
@@ -168,17 +191,17 @@ def upsert_eval(
             eval_id,
             run_id,
             None if step is None else int(step),
-            ckpt_id,
-            _path_text(model_path),
-            dataset,
-            int(n),
+            fields.get("ckpt_id"),
+            _path_text(fields.get("model_path")),
+            new["dataset"],
+            int(fields["n"]),
             new["temperature"],
             new["top_p"],
             new["max_tokens"],
             new["seed"],
-            engine,
-            prompt_template,
-            to_json(config),
+            fields["engine"],
+            fields.get("prompt_template"),
+            to_json(fields.get("config")),
         ],
     )
     return old is not None
