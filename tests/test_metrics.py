@@ -57,6 +57,15 @@ def test_pass_k_values_are_powers_of_two_up_to_n():
     assert pass_k_values(20) == [1, 2, 4, 8, 16]
 
 
+def test_normalise_answer_keeps_every_digit_of_a_long_number():
+    """Votes on answers longer than Decimal's default 28 digits neither raise nor merge: a
+    drifting checkpoint's 40-digit answer once crashed the eval's closing metrics."""
+    long = "1" * 40
+    assert normalise_answer(long) == long
+    assert normalise_answer(long + ".0") == long
+    assert normalise_answer(long + ".5") != normalise_answer(long + ".6")
+
+
 def test_normalise_answer_merges_numeric_spellings_but_not_different_values():
     assert normalise_answer("025") == normalise_answer("25") == normalise_answer("25.0") == "25"
     assert normalise_answer(" $25$ ") == "25"

@@ -13,7 +13,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import numpy as np
 
@@ -94,11 +94,15 @@ def normalise_answer(extracted: str | None) -> str | None:
     if _THOUSANDS.fullmatch(text):
         text = text.replace(",", "")
     if _NUMBER.fullmatch(text):
-        value = Decimal(text)
-        # normalize() turns 25.0 into 25 but 100 into 1E+2; quantize back to a plain integer.
-        if value == value.to_integral_value():
-            return str(value.quantize(Decimal(1)))
-        return format(value.normalize(), "f")
+        # Enough digits for this number: the default 28 would round a longer one (two different
+        # votes merged) and make quantize raise (a 40-digit answer from a drifting checkpoint).
+        with localcontext() as context:
+            context.prec = max(28, len(text))
+            value = Decimal(text)
+            # normalize() turns 25.0 into 25 but 100 into 1E+2; quantize back to a plain integer.
+            if value == value.to_integral_value():
+                return str(value.quantize(Decimal(1)))
+            return format(value.normalize(), "f")
     return text
 
 
