@@ -44,6 +44,7 @@ def _reward_curve(model: Path, tmp_path: Path, algo: str) -> list[float]:
         "rewards.correctness_weight=0",  # the plug-in is the only reward
         # a random model needs larger steps than the warmed-up one the preset is sized for
         "optimiser.lr=1e-3",
+        "update.mini_batch_prompts=8",  # 2 updates per step, as STEPS was measured with
         "run.save_every=0",
         "run.log_rollouts_per_step=0",
     ]

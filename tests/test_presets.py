@@ -116,7 +116,7 @@ def test_overrides_are_parsed_by_type_and_applied():
     cfg = apply_overrides(
         get_preset("tiny-fipo"),
         [
-            "loss.half_life=16",
+            "loss.half_life=24",
             "optimiser.lr=1e-5",
             "optimiser.betas=[0.9,0.95]",
             "update.logprob_chunk_tokens=none",
@@ -126,11 +126,11 @@ def test_overrides_are_parsed_by_type_and_applied():
             "rollout.data=2024",  # a text field keeps a number-like name as text
         ],
     )
-    assert cfg.loss.half_life == 16.0 and cfg.optimiser.lr == 1e-5
+    assert cfg.loss.half_life == 24.0 and cfg.optimiser.lr == 1e-5
     assert cfg.optimiser.betas == (0.9, 0.95)
     assert cfg.update.logprob_chunk_tokens is None and cfg.rollout.dynamic_sampling is False
     assert cfg.loss.dual_clip_c is None and cfg.run.seed == 7 and cfg.rollout.data == "2024"
-    assert get_preset("tiny-fipo").loss.half_life == 8.0  # the preset itself is untouched
+    assert get_preset("tiny-fipo").loss.half_life == 16.0  # the preset itself is untouched
 
 
 def test_the_algorithm_is_the_loss_mode_alone():

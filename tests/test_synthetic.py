@@ -196,7 +196,7 @@ def test_train_and_test_never_share_a_problem():
         capacity = synthetic._capacity(synthetic.LEVELS[level], "test")
         test_texts |= {p.problem for p in synthetic.load_problems("test", n=capacity, levels=level)}
     for seed in (0, 1):
-        train = synthetic.load_problems("train", n=20_000, seed=seed)
+        train = synthetic.load_problems("train", n=20_000, seed=seed, levels=[2, 3, 4])
         assert not test_texts & {p.problem for p in train}
     stream = synthetic.iter_problems("train", seed=3, levels=[1, 2, 3, 4])
     assert not test_texts & {next(stream).problem for _ in range(5000)}

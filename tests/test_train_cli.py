@@ -32,7 +32,7 @@ def _argv(model: Path, out: Path, db: Path, *extra: str, preset: str = "tiny-grp
         (("--set", "lr=1e-5"), "tiny-fipo", "did you mean optimiser.lr"),
         (("--set", "optimiser.lr=1e30"), "tiny-fipo", "optimiser.lr=1e+30 is invalid"),
         (("--set", "loss.half_life=0"), "tiny-fipo", "half_life"),
-        (("--set", "rollout.prompts_per_step=3"), "tiny-fipo", "mini_batch_prompts=8 must divide"),
+        (("--set", "rollout.prompts_per_step=3"), "tiny-fipo", "mini_batch_prompts=4 must divide"),
         (("--set", "optimiser.lr"), "tiny-fipo", "key=value"),
         (("--engine", "tpu"), "tiny-fipo", "--engine 'tpu'"),
         (("--report-to", "mlflow"), "tiny-fipo", "--report-to 'mlflow'"),

@@ -17,8 +17,10 @@ _TINY_DAPO: Table = {
     "loss.agg": ("token-mean", "DAPO token-mean"),
     "rollout.data": ("synthetic", "the embedded arithmetic task (train split)"),
     "rollout.prompt_template": ("raw", "the template the tiny model was warmed up on"),
-    # 16 prompts x 8 samples in 2 mini-batch updates at lr 2e-5: sampled held-out avg@4 rose
-    # 0.290 -> 0.321 over 30 steps; 4 updates at lr 2e-4 collapsed it, 5e-5 was flat.
+    # Measured from the default build (levels 2-3), 12 steps, held-out 100 test problems x 4:
+    # lr 1e-4 in 4 mini-batch updates per step took avg@4 36.7% -> 59.3 (GRPO) / 58.8 (DAPO) /
+    # 64.0 (FIPO); 2 updates at lr 1e-4 gained ~18 points, lr 2e-4 less, lr 2e-5 nothing in 12
+    # steps; lr 4e-4 destroys the skill (docs/notes/embed.md).
     "rollout.prompts_per_step": (16, "[ours] measured on the tiny model"),
     "rollout.samples_per_prompt": (8, "[ours]"),
     "rollout.max_prompt_tokens": (64, "[ours] synthetic prompts are < 40 chars"),
@@ -29,9 +31,9 @@ _TINY_DAPO: Table = {
     "rollout.on_exhausted": ("train_on_kept", "[ours] a short step rather than a stopped run"),
     "rewards.overlong_buffer": (16, "[ours] DAPO shaping scaled to 96 tokens"),
     "rewards.overlong_penalty": (1.0, "DAPO"),
-    "update.mini_batch_prompts": (8, "[ours] 2 updates per step"),
+    "update.mini_batch_prompts": (4, "[ours] 4 updates per step"),
     "update.micro_batch_seqs": (16, "[ours]"),
-    "optimiser.lr": (2e-5, "[ours] measured (see above)"),
+    "optimiser.lr": (1e-4, "[ours] measured (see above)"),
     "optimiser.warmup_steps": (2, "[ours]"),
     "optimiser.grad_clip": (1.0, "[ours]"),
     "run.save_every": (10, "[ours]"),
@@ -42,9 +44,10 @@ _TINY_DAPO: Table = {
 _TINY_FIPO: Table = {
     **_TINY_DAPO,
     "loss.mode": ("fipo", "FIPO"),
-    # ~60-token answers: a half-life of 8 tokens lets a token feel the next ~2 steps of
-    # arithmetic; 32 would average over nearly the whole answer.
-    "loss.half_life": (8.0, "[ours] scaled to ~60-token responses"),
+    # ~40-token answers (a derivation line is ~10 tokens): a half-life of 16 lets a token feel
+    # the next two lines. Measured (12 steps, settings above): half-life 16 gave mean |f - 1|
+    # 0.036 and 6.0% of tokens at a clip bound, half-life 8 gave 0.029 and 4.0%.
+    "loss.half_life": (16.0, "[ours] scaled to ~40-token responses"),
     "loss.influence_low": (0.8, "the paper's small-model band [0.8, 1.2] (Table 3)"),
     "loss.influence_high": (1.2, "the paper's small-model band [0.8, 1.2] (Table 3)"),
     "loss.safety_threshold": (10.0, "the paper's 32B value (Table 2)"),
@@ -64,5 +67,5 @@ _TINY_GRPO: Table = {
 TINY_PRESETS: dict[str, tuple[str, Table]] = {
     "tiny-grpo": ("GRPO on the embedded tiny model, 2-core CPU", _TINY_GRPO),
     "tiny-dapo": ("DAPO on the embedded tiny model, 2-core CPU", _TINY_DAPO),
-    "tiny-fipo": ("FIPO on the embedded tiny model, 2-core CPU (tau 8)", _TINY_FIPO),
+    "tiny-fipo": ("FIPO on the embedded tiny model, 2-core CPU (tau 16)", _TINY_FIPO),
 }
