@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from fipo_bench.analysis.stats import DEFAULT_RESAMPLES
-from fipo_bench.store.paths import DB_ENV_VAR
+from fipo_bench.commands.options import DbOption
 
 
 def compare_command(
@@ -25,10 +25,7 @@ def compare_command(
         int, typer.Option("--resamples", help="Bootstrap and permutation resamples.")
     ] = DEFAULT_RESAMPLES,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the resampling.")] = 0,
-    db: Annotated[
-        str | None,
-        typer.Option("--db", help=f"DuckDB file (default: ${DB_ENV_VAR}, else fipo_bench.duckdb)."),
-    ] = None,
+    db: DbOption = None,
 ) -> None:
     """Compare evals of the same problems: differences of avg@k, cons@k and pass@k against the
     baseline with their 95% interval, p-value and per-problem wins/ties/losses (read-only)."""

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fipo_bench.store.paths import DB_ENV_VAR
+from fipo_bench.commands.options import DbOption
 
 
 def credit_command(
@@ -55,10 +55,7 @@ def credit_command(
         str | None,
         typer.Option("--lexicon", help="Text file of reflection phrases, one per line."),
     ] = None,
-    db: Annotated[
-        str | None,
-        typer.Option("--db", help=f"DuckDB file (default: ${DB_ENV_VAR}, else fipo_bench.duckdb)."),
-    ] = None,
+    db: DbOption = None,
 ) -> None:
     """Per-token Future-KL credit of an eval's trajectories against a reference, then pivots.
 

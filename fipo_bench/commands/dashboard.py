@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from fipo_bench.commands.options import DbOption
 from fipo_bench.errors import ConfigError, StoreError
 from fipo_bench.store import DB_ENV_VAR, Store, default_db_path
 
@@ -103,10 +104,7 @@ def streamlit_command(cfg: DashboardConfig) -> list[str]:
 
 
 def dashboard(
-    db: Annotated[
-        str | None,
-        typer.Option("--db", help=f"DuckDB file (default: ${DB_ENV_VAR}, else fipo_bench.duckdb)."),
-    ] = None,
+    db: DbOption = None,
     port: Annotated[int, typer.Option("--port", help="Port to serve on.")] = 8501,
     address: Annotated[str, typer.Option("--address", help="Interface to bind.")] = "localhost",
 ) -> None:

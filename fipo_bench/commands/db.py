@@ -10,13 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fipo_bench.commands.options import DbOption
 from fipo_bench.store import EXPORT_FORMATS, TABLES, Store, default_db_path
-from fipo_bench.store.paths import DB_ENV_VAR
-
-DbOption = Annotated[
-    str | None,
-    typer.Option("--db", help=f"DuckDB file (default: ${DB_ENV_VAR}, else fipo_bench.duckdb)."),
-]
 
 
 def _size(n_bytes: int) -> str:

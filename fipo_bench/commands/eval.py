@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
+from fipo_bench.commands.options import DbOption
 from fipo_bench.eval.settings import DEFAULT_UNIT_SAMPLES
-from fipo_bench.store.paths import DB_ENV_VAR
 
 
 def eval_command(
@@ -50,10 +50,7 @@ def eval_command(
             " one unit. Part of the eval's identity.",
         ),
     ] = DEFAULT_UNIT_SAMPLES,
-    db: Annotated[
-        str | None,
-        typer.Option("--db", help=f"DuckDB file (default: ${DB_ENV_VAR}, else fipo_bench.duckdb)."),
-    ] = None,
+    db: DbOption = None,
     shard: Annotated[
         str | None,
         typer.Option(

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from fipo_bench.store.paths import DB_ENV_VAR
+from fipo_bench.commands.options import DbOption
 
 
 def import_command(
@@ -25,10 +25,7 @@ def import_command(
             " counts (default: a verl checkpoint's own).",
         ),
     ] = None,
-    db: Annotated[
-        str | None,
-        typer.Option("--db", help=f"DuckDB file (default: ${DB_ENV_VAR}, else fipo_bench.duckdb)."),
-    ] = None,
+    db: DbOption = None,
 ) -> None:
     """Import another tool's run or evaluation: samples re-verified beside the tool's own
     score, metrics, checkpoints. Checks everything before writing; importing again adds

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from fipo_bench.analysis.stats import DEFAULT_RESAMPLES
-from fipo_bench.store.paths import DB_ENV_VAR
+from fipo_bench.commands.options import DbOption
 
 
 def report_command(
@@ -48,10 +48,7 @@ def report_command(
     window: Annotated[
         int, typer.Option("--window", help="Event study: tokens either side of a pivot.")
     ] = 64,
-    db: Annotated[
-        str | None,
-        typer.Option("--db", help=f"DuckDB file (default: ${DB_ENV_VAR}, else fipo_bench.duckdb)."),
-    ] = None,
+    db: DbOption = None,
 ) -> None:
     """Write a report of stored evals and training runs (read-only on the database)."""
     from pathlib import Path

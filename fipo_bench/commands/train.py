@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from fipo_bench.store.paths import DB_ENV_VAR
+from fipo_bench.commands.options import DbOption
 
 
 def train(
@@ -16,10 +16,7 @@ def train(
     model: Annotated[Path, typer.Option("--model", help="Hugging Face checkpoint folder.")],
     steps: Annotated[int, typer.Option("--steps", help="Train until this many steps are done.")],
     out: Annotated[Path, typer.Option("--out", help="Run folder: run.json + checkpoints/.")],
-    db: Annotated[
-        str | None,
-        typer.Option("--db", help=f"DuckDB file (default: ${DB_ENV_VAR}, else fipo_bench.duckdb)."),
-    ] = None,
+    db: DbOption = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue from the latest complete checkpoint.")
     ] = False,
