@@ -98,21 +98,6 @@ def influence_weight_summary(
     return {**row, "n_tokens": int(row["n_tokens"])}
 
 
-def keyword_hit_counts(store: Store, eval_id: str) -> pa.Table:
-    """Per sample of the eval: sample_id, n_hits = distinct keyword pivots (a hit spans one or
-    more token rows sharing one score, its 1-based hit number; see analysis/pivots.py)."""
-    return store.read_table(
-        """
-        SELECT s.sample_id, count(DISTINCT p.score) AS n_hits
-        FROM samples s LEFT JOIN pivots p
-          ON p.sample_id = s.sample_id AND p.kind = 'keyword'
-        WHERE s.eval_id = ?
-        GROUP BY s.sample_id ORDER BY s.sample_id
-        """,
-        [eval_id],
-    )
-
-
 # The run and step an eval evaluated, as a CTE `eval_ckpt (eval_id, run_id, step)` to put after
 # WITH: the eval's own run_id + step (a validation eval), else its ckpt_id's checkpoint, else a
 # stored checkpoint whose folder is the eval's model_path (the demo evaluates checkpoint
