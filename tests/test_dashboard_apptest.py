@@ -139,8 +139,16 @@ def test_compare_page_shows_the_compare_commands_numbers_figures_and_a_linked_gr
     assert len(lengths.get("plotly_chart")) == 3  # length distribution, quartiles, w fits
     reflection = run_page("views/compare.py", dashboard_db.path, monkeypatch, **query,
                           section="Reflection and credit")  # fmt: skip
-    # reflection panel, and one event study per credited eval (both fixture evals are)
-    assert len(reflection.get("plotly_chart")) == 3
+    # The reflection panel, then an event study for each credited eval with keyword pivots on
+    # credited tokens (how many the fixture's model wrote is up to its samples), and for each
+    # other credited eval a caption saying why there is none.
+    from fipo_bench.analysis.events import event_study
+
+    studied = [e for e in (base, other) if not event_study(store, e).empty]
+    assert studied, "the fixture holds no credited eval with keyword pivots to study"
+    assert len(reflection.get("plotly_chart")) == 1 + len(studied)
+    captions = " ".join(str(c.value) for c in reflection.caption)
+    assert captions.count("no keyword pivot on credited tokens") == 2 - len(studied)
     grid = run_page("views/compare.py", dashboard_db.path, monkeypatch, **query,
                     section="Per problem")  # fmt: skip
     n_problems = len(set(store.eval_samples(base)["problem_id"].to_pylist()))
