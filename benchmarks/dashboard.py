@@ -218,6 +218,21 @@ PAGE_MAIN = {
 DEMO_GOAL_S, BIG_GOAL_S = 2.0, 3.0
 
 
+def fresh_load_seconds(browser, url: str, main: str, repeats: int) -> list[float]:
+    """Seconds from navigation until `main` is visible, each in a fresh browser context
+    (nothing cached, Streamlit's JS fetched again)."""
+    times = []
+    for _ in range(repeats):
+        context = browser.new_context(viewport={"width": 1500, "height": 1000})
+        page = context.new_page()
+        t0 = time.perf_counter()
+        page.goto(url)
+        page.locator(main).first.wait_for(timeout=120_000)
+        times.append(time.perf_counter() - t0)
+        context.close()
+    return times
+
+
 # Streamlit's own floor on this machine, measured in the same run: a page that only draws a
 # title and a small table, and one that draws a two-point plotly chart.
 FLOOR_APP = """
@@ -255,15 +270,7 @@ def time_floor(repeats: int) -> None:
                     ("table", "", '[data-testid="stDataFrame"]'),
                     ("plotly chart", "?plot=1", ".js-plotly-plot"),
                 ):
-                    times = []
-                    for _ in range(repeats):
-                        context = browser.new_context(viewport={"width": 1500, "height": 1000})
-                        page = context.new_page()
-                        t0 = time.perf_counter()
-                        page.goto(f"{base}/{query}")
-                        page.locator(main).first.wait_for(timeout=120_000)
-                        times.append(time.perf_counter() - t0)
-                        context.close()
+                    times = fresh_load_seconds(browser, f"{base}/{query}", main, repeats)
                     print(f"{'floor':10s} {name:18s} median {statistics.median(times):5.2f} s"
                           "  (a bare Streamlit page with one such element)")  # fmt: skip
         finally:
@@ -301,15 +308,7 @@ def time_pages(db: Path, urls: dict[str, str], goal: float, repeats: int, label:
     try:
         with chromium() as browser:
             for name, path in urls.items():
-                times = []
-                for _ in range(repeats):
-                    context = browser.new_context(viewport={"width": 1500, "height": 1000})
-                    page = context.new_page()
-                    t0 = time.perf_counter()
-                    page.goto(f"{base}/{path}")
-                    page.locator(PAGE_MAIN[name]).first.wait_for(timeout=120_000)
-                    times.append(time.perf_counter() - t0)
-                    context.close()
+                times = fresh_load_seconds(browser, f"{base}/{path}", PAGE_MAIN[name], repeats)
                 median = statistics.median(times)
                 spread = f"{min(times):.2f}-{max(times):.2f}"
                 print(
