@@ -15,9 +15,11 @@ from dashboard_pages import TOKEN_SPAN, page_html, run_page, token_markup, widge
 from fipo_bench.store import Store
 from fipo_bench.store import dashboard_queries as dq
 from fipo_bench.store.analysis_queries import token_columns
+from fipo_dash.charts import DEFAULT_TRAINING_METRICS
 from fipo_dash.compare_data import problem_points
 from fipo_dash.grid import grid_html
 from fipo_dash.heatmap import PIVOT_KINDS
+from fipo_dash.naming import colours
 
 # ---- fixtures ---------------------------------------------------------------------------------
 
@@ -130,7 +132,8 @@ def test_compare_page_shows_the_compare_commands_numbers_figures_and_a_linked_gr
         assert row["p"] == pytest.approx(record["p_value"])
         assert row["95% interval"] == f"[{record['ci_low']:+.3f}, {record['ci_high']:+.3f}]"
         assert row["supported"] == ("yes" if record["excludes_zero"] else "")
-    assert len(at.get("plotly_chart")) == 1  # the pass@k curves; the other tabs wait
+    # The pass@k curves (Vega-Lite: no plotly.js to load for the first tab); the other tabs wait.
+    assert len(at.get("vega_lite_chart")) == 1 and not at.get("plotly_chart")
     assert at.query_params["evals"] == f"{base},{other}" and at.query_params["baseline"] == base
     # Each tab draws its figures when opened, and the URL remembers the open one.
     query = {"evals": f"{base},{other}"}
@@ -236,15 +239,27 @@ def test_training_page_overlays_runs_and_shows_rollout_credit(dashboard_db, monk
     import json
 
     at = run_page("views/training.py", dashboard_db.path, monkeypatch)
-    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    names = {t.get("name") for t in spec["data"]}
-    assert set(dashboard_db.run_ids) <= names  # fixture runs are named by their ids
-    layout = spec["layout"]
-    assert layout["hovermode"] == "x unified" and layout["xaxis"]["title"]["text"] == "step"
-    assert layout["yaxis"]["tickformat"] == ".3~g"  # no SI prefixes ("200μ")
-    hover = next(t["hovertemplate"] for t in spec["data"] if t.get("name") == "fixture-fipo")
-    assert hover.startswith("fixture-fipo<br>")  # full run name and metric name
+    assert not at.get("plotly_chart")  # Vega-Lite only: the browser never loads plotly.js
+    panels = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
     store = Store(dashboard_db.path, read_only=True)
+    logged = set(dq.metric_names(store, dashboard_db.run_ids))
+    shown = [name for name in DEFAULT_TRAINING_METRICS if name in logged]
+    assert [p["title"]["text"].split(" (")[0] for p in panels[: len(shown)]] == shown
+    palette = colours(store.list_runs().to_pandas(), dq.eval_overview(store).to_pandas())
+    for panel in panels[: len(shown)]:
+        line, _, rule = panel["layer"]
+        scale = line["encoding"]["color"]["scale"]
+        # One colour per run, the palette's, fixture runs named by their ids.
+        assert scale["domain"] == list(dashboard_db.run_ids)
+        assert scale["range"] == [palette.run(r) for r in dashboard_db.run_ids]
+        x, y = line["encoding"]["x"], line["encoding"]["y"]
+        assert x["axis"]["title"] == "step" and x["axis"]["format"] == "d"  # whole steps
+        assert y["axis"]["format"] == ".3~g"  # no SI prefixes ("200μ")
+        # Hover: the nearest step, every run's value there with the metric's name.
+        (param,) = panel["params"]
+        assert param["select"]["nearest"] and param["select"]["fields"] == ["step"]
+        tips = [t.get("title", t["field"]) for t in rule["encoding"]["tooltip"]]
+        assert tips == ["metric", "step", *dashboard_db.run_ids]
     run_id = widget(at, "selectbox", "Run").value
     step = widget(at, "selectbox", "Step").value
     first = dq.step_outcomes(store, run_id, step).to_pylist()[0]
@@ -318,7 +333,8 @@ def test_export_serves_exactly_what_the_report_command_writes(dashboard_db, monk
         preview = at.dataframe[0].value
         pd.testing.assert_frame_equal(preview, pd.read_csv(io.StringIO(written)))
     # The page shows the command that writes the same file.
-    assert any("fipo-bench report" in c.value and f"--format {fmt}" in c.value for c in at.code)
+    shown = [m.value for m in at.markdown if "`fipo-bench report" in m.value]
+    assert any(f"--format {fmt}" in text for text in shown)
 
 
 @pytest.mark.slow

@@ -157,34 +157,62 @@ def test_legends_follow_what_each_value_means(dashboard_db, served, page):
     screenshot(page, "legend-future_kl.png")
 
 
-def plot_colours(page) -> dict[str, str]:
-    """Trace name -> line or marker colour of every plotly chart on the page."""
+# A drawn Vega-Lite chart: its axes (Vega draws axes and marks in one pass; a one-point line's
+# mark has no size, so playwright would call it hidden).
+VEGA = '[data-testid="stVegaLiteChart"] svg .role-axis'
+
+
+def series_colours(page) -> dict[str, str]:
+    """Series name -> the colour its key shows, from every legend on the page (the Vega-Lite
+    charts' SVG legends and the Training panels' shared HTML legend), after checking that
+    each chart's lines are drawn in its legend's colours."""
     return page.evaluate(
         """() => {
           const out = {};
-          for (const plot of document.querySelectorAll('.js-plotly-plot')) {
-            for (const t of plot.data || []) {
-              const c = (t.line && t.line.color) || (t.marker && t.marker.color);
-              if (t.name && typeof c === 'string') out[t.name] = c;
-            }
+          for (const svg of document.querySelectorAll('[data-testid="stVegaLiteChart"] svg')) {
+            const labels = [...svg.querySelectorAll('.role-legend-label text')];
+            const symbols = [...svg.querySelectorAll('.role-legend-symbol path')];
+            labels.forEach((t, i) => { out[t.textContent] = symbols[i].getAttribute('fill'); });
+          }
+          const rgb = c => '#' + c.match(/\\d+/g).slice(0, 3)
+            .map(v => Number(v).toString(16).padStart(2, '0')).join('');
+          for (const item of document.querySelectorAll('.fipo-series')) {
+            const name = item.textContent.trim().split(' ').slice(1).join(' ');
+            out[name] = rgb(getComputedStyle(item.firstElementChild).color);
           }
           return out;
         }"""
     )
 
 
+def line_colours(page) -> set[str]:
+    """The stroke colour of every line drawn in the page's Vega-Lite charts."""
+    return set(
+        page.evaluate(
+            """() => [...document.querySelectorAll(
+                '[data-testid="stVegaLiteChart"] svg .mark-line path')]
+              .map(p => p.getAttribute('stroke'))"""
+        )
+    )
+
+
 def test_one_colour_per_run_on_every_page(dashboard_db, served, page):
     url, _ = served
     load(page, f"{url}/training")
-    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
-    training = plot_colours(page)
+    page.locator(VEGA).first.wait_for(timeout=60_000)
+    training = series_colours(page)
+    assert set(dashboard_db.run_ids) <= set(training)  # fixture runs are named by their ids
+    # Every line on the Training page is one of the runs' legend colours, and each run's is.
+    assert line_colours(page) == {training[r] for r in dashboard_db.run_ids}
     load(page, f"{url}/compare?evals={','.join(dashboard_db.eval_ids)}")
-    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
-    compare = plot_colours(page)
+    page.locator(VEGA).first.wait_for(timeout=60_000)
+    compare = series_colours(page)
+    assert line_colours(page) == set(compare.values())
     fipo = training["fixture-fipo"]
     # fixture-fipo@4 is the run's last evaluated checkpoint: the run's own colour.
     assert any(name.startswith("fixture-fipo@4") and c == fipo for name, c in compare.items())
     assert training["fixture-dapo"] != fipo
+    screenshot(page, "compare-pass-at-k.png")
 
 
 def test_runs_page_at_its_own_url_has_no_error_popup_and_links_stay_in_the_tab(

@@ -172,7 +172,7 @@ def test_grid_orders_by_difference_and_keeps_only_problems_that_differ():
 
 
 def test_training_panels_say_when_a_metric_carries_no_information():
-    from fipo_dash.figures import ema, flat_note
+    from fipo_dash.charts import ema, flat_note
 
     assert flat_note(np.zeros(5)) == " (constant 0)"
     assert flat_note(np.array([0.9995, 0.9999, 1.0])).startswith(" (nearly constant: 0.9995")

@@ -9,6 +9,7 @@ import streamlit as st
 
 from fipo_bench.analysis import figures as report_figures
 from fipo_dash import source
+from fipo_dash.charts import pass_at_k_chart
 from fipo_dash.compare_data import (
     GRID_ORDERS,
     difference_table,
@@ -97,7 +98,7 @@ if tabs[0].open:
                         for c in ("baseline", "eval value", "difference", "p")
                     },
                 )  # fmt: skip
-        st.plotly_chart(report_figures.pass_at_k_curves(report, colour), width="stretch")
+        st.altair_chart(pass_at_k_chart(report, colour), width="stretch")
 
 if tabs[1].open:
     with tabs[1]:

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fipo_bench.analysis import figures as report_figures
 from fipo_dash import source
-from fipo_dash.figures import training_curves
+from fipo_dash.charts import (
+    DEFAULT_TRAINING_METRICS,
+    checkpoint_chart,
+    legend_html,
+    training_panels,
+)
 from fipo_dash.heatmap import DEFAULT_PIVOT_KINDS
 from fipo_dash.hints import rollout_note, run_band
 from fipo_dash.links import RUNS, SCALAR, split_ids
@@ -17,19 +21,6 @@ from fipo_dash.panels import Panel, show_panels
 from fipo_dash.pickers import choose_scalar, url_index
 from fipo_dash.status import present
 
-# The curves a researcher looks at first (DESIGN.md, "Metrics"), when the runs logged them.
-DEFAULT_METRICS = (
-    "reward/mean",
-    "acc/mean",
-    "response_length/mean",
-    "advantage/length_weighted_mean",
-    "entropy",
-    "policy_kl",
-    "clip_ratio/high",
-    "influence_weight/mean",
-    "grad_norm",
-    "num_gen_batches",
-)
 METRICS, SMOOTH, RUN, STEP, ROLLOUT = "metrics", "smooth", "run", "step", "rollout"
 
 
@@ -40,6 +31,22 @@ def _smoothing(text: str | None) -> float:
     except ValueError:
         return 0.0
     return value if 0.0 <= value <= 0.99 else 0.0
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _panel_specs(
+    data_key,
+    run_ids: tuple[str, ...],
+    shown: tuple[str, ...],
+    labels: dict,
+    colours: dict,
+    smoothing: float,
+) -> list[dict]:
+    """The metric panels as Vega-Lite specs, built (and validated) once per selection until the
+    database changes: building ten Altair charts costs ~0.5 s that every page load would wait."""
+    metrics = source.train_metrics(list(run_ids), list(shown))
+    panels = training_panels(metrics, shown, run_ids, labels, colours, smoothing=smoothing)
+    return [panel.to_dict() for panel in panels]
 
 
 st.title("Training")
@@ -69,7 +76,7 @@ if not names:
 else:
     left, right = st.columns([4, 1])
     asked = [n for n in split_ids(qp.get(METRICS)) if n in names]
-    default = asked or [n for n in DEFAULT_METRICS if n in names] or names[:4]
+    default = asked or [n for n in DEFAULT_TRAINING_METRICS if n in names] or names[:4]
     shown = left.multiselect("Metrics", names, default=default, key="train_metrics")
     smooth = right.slider(
         "Smoothing (EMA)", 0.0, 0.99, _smoothing(qp.get(SMOOTH)),
@@ -79,11 +86,17 @@ else:
     qp[METRICS] = ",".join(shown)
     qp[SMOOTH] = f"{smooth:g}"
     if shown:
-        metrics = source.train_metrics(chosen, shown)
-        st.plotly_chart(
-            training_curves(metrics, shown, chosen, names_of, run_colours, smoothing=smooth),
-            width="stretch",
+        labels = [names_of.get(r, r) for r in chosen]
+        st.html(legend_html(labels, [run_colours[r] for r in chosen]))
+        panels = _panel_specs(
+            source.data_key(), tuple(chosen), tuple(shown), dict(names_of), run_colours, smooth
         )
+        per_row = 2 if len(panels) > 1 else 1
+        for first in range(0, len(panels), per_row):  # row by row: a row's panels line up
+            row = panels[first : first + per_row]
+            # A last odd panel keeps half the width, as the ones above it.
+            for column, panel in zip(st.columns(per_row)[: len(row)], row, strict=True):
+                column.vega_lite_chart(panel, width="stretch")
 
 curves = [(run, points) for run, points in source.checkpoint_curves(chosen) if points]
 if curves:
@@ -93,8 +106,8 @@ if curves:
         " evals included: the report's Figure 1."
     )
     by_label = {run.label: run.run_id for run, _ in curves}
-    figure = report_figures.figure_1(curves, lambda label: run_colours[by_label[label]])
-    st.plotly_chart(figure, width="stretch")
+    chart = checkpoint_chart(curves, lambda label: run_colours[by_label[label]])
+    st.altair_chart(chart, width="stretch")
 
 st.subheader("Per-token credit of logged rollouts")
 cols = st.columns([3, 1, 4, 2])
