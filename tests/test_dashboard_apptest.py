@@ -19,7 +19,7 @@ from fipo_dash.charts import DEFAULT_TRAINING_METRICS
 from fipo_dash.compare_data import problem_points
 from fipo_dash.grid import grid_html
 from fipo_dash.heatmap import PIVOT_KINDS
-from fipo_dash.naming import colours
+from fipo_dash.naming import colours, eval_labels
 
 # ---- fixtures ---------------------------------------------------------------------------------
 
@@ -139,7 +139,19 @@ def test_compare_page_shows_the_compare_commands_numbers_figures_and_a_linked_gr
     query = {"evals": f"{base},{other}"}
     lengths = run_page("views/compare.py", dashboard_db.path, monkeypatch, **query,
                        section="Lengths")  # fmt: skip
-    assert len(lengths.get("plotly_chart")) == 3  # length distribution, quartiles, w fits
+    # Length distribution, quartiles, w fits; Vega-Lite, as every chart of the dashboard.
+    assert len(lengths.get("vega_lite_chart")) == 3 and not lengths.get("plotly_chart")
+    # Each eval in its one colour (the palette every page and the HTML report use), in the
+    # compared order: baseline first.
+    overview = dq.eval_overview(store).to_pandas()
+    palette, labels = colours(store.list_runs().to_pandas(), overview), eval_labels(overview)
+    for chart in lengths.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        layers = spec.get("layer") or [spec.get("spec", spec)]
+        scale = next(layer["encoding"]["color"]["scale"] for layer in layers)
+        assert scale["range"] == [palette.eval(e) for e in (base, other)]
+        # The report's labels (run@step only) or the page's (with the dataset where needed).
+        assert scale["domain"][0] in (labels[base], labels[base].split(" · ")[0])
     reflection = run_page("views/compare.py", dashboard_db.path, monkeypatch, **query,
                           section="Reflection and credit")  # fmt: skip
     # The reflection panel, then an event study for each credited eval with keyword pivots on
@@ -149,7 +161,8 @@ def test_compare_page_shows_the_compare_commands_numbers_figures_and_a_linked_gr
 
     studied = [e for e in (base, other) if not event_study(store, e).empty]
     assert studied, "the fixture holds no credited eval with keyword pivots to study"
-    assert len(reflection.get("plotly_chart")) == 1 + len(studied)
+    assert len(reflection.get("vega_lite_chart")) == 1 + len(studied)
+    assert not reflection.get("plotly_chart")
     captions = " ".join(str(c.value) for c in reflection.caption)
     assert captions.count("no keyword pivot on credited tokens") == 2 - len(studied)
     grid = run_page("views/compare.py", dashboard_db.path, monkeypatch, **query,

@@ -7,9 +7,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fipo_bench.analysis import figures as report_figures
 from fipo_dash import source
 from fipo_dash.charts import pass_at_k_chart
+from fipo_dash.compare_charts import (
+    accuracy_length_chart,
+    event_study_chart,
+    fit_label,
+    length_chart,
+    quartile_chart,
+    reflection_chart,
+)
 from fipo_dash.compare_data import (
     GRID_ORDERS,
     difference_table,
@@ -18,7 +25,6 @@ from fipo_dash.compare_data import (
     problem_points,
     reflection_table,
 )
-from fipo_dash.figures import accuracy_vs_length, length_distribution
 from fipo_dash.grid import grid_html
 from fipo_dash.hints import credit_command
 from fipo_dash.links import EVALS
@@ -109,15 +115,21 @@ if tabs[1].open:
             kind = st.radio(
                 "Response length", ["box", "violin"], horizontal=True, key="length_kind"
             )
-            figure = length_distribution(outcomes, ordered, labels, colour_of, kind=kind)
-            st.plotly_chart(figure, width="stretch")
+            chart = length_chart(outcomes, ordered, labels, colour_of, kind=kind)
+            st.altair_chart(chart, width="stretch" if kind == "box" else "content")
         with right:
-            st.plotly_chart(report_figures.quartile_bars(report, colour), width="stretch")
-        st.caption("One point per problem (mean over its samples); dashed: the per-problem fit.")
+            st.altair_chart(quartile_chart(report, colour), width="stretch")
         fits = {d.scored.eval_id: d.per_problem_fit for d in report.details}
+        named = "; ".join(
+            f"{labels[e]}: {fit_label(fits[e])}" for e in ordered if fits.get(e) is not None
+        )
+        st.caption(
+            "One point per problem (mean over its samples); dashed: the per-problem fit, w per"
+            f" 1k tokens [95% interval]. {named}"
+        )
         points = problem_points(outcomes)
-        st.plotly_chart(
-            accuracy_vs_length(points, ordered, labels, colour_of, fits), width="stretch"
+        st.altair_chart(
+            accuracy_length_chart(points, ordered, labels, colour_of, fits), width="stretch"
         )
 
 if tabs[2].open:
@@ -126,7 +138,7 @@ if tabs[2].open:
             "Intervals: 95%, bootstrap over problems; reflections counted with the one lexicon."
         )
         st.dataframe(reflection_table(report), hide_index=True, width="stretch")
-        st.plotly_chart(report_figures.reflection_panel(report, colour), width="stretch")
+        st.altair_chart(reflection_chart(report, colour), width="content")
         analyses = source.analyses()
         runs = source.runs()
         runs_by_id = {} if runs.empty else {r["run_id"]: r for r in runs.to_dict("records")}
@@ -142,8 +154,7 @@ if tabs[2].open:
             if study.empty:
                 st.caption(f"{labels[eval_id]}: credited, but no keyword pivot on credited tokens.")
                 continue
-            figure = report_figures.event_study_figure(study, labels[eval_id])
-            st.plotly_chart(figure, width="stretch")
+            st.altair_chart(event_study_chart(study, labels[eval_id]), width="content")
 
 if tabs[3].open:
     with tabs[3]:
