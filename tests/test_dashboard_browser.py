@@ -215,6 +215,26 @@ def test_one_colour_per_run_on_every_page(dashboard_db, served, page):
     screenshot(page, "compare-pass-at-k.png")
 
 
+def test_training_hover_names_the_metric_and_every_runs_value_at_the_step(
+    dashboard_db, served, page
+):
+    url, _ = served
+    load(page, f"{url}/training")
+    page.locator(VEGA).first.wait_for(timeout=60_000)
+    box = page.locator('[data-testid="stVegaLiteChart"]').first.bounding_box()
+    tooltip = page.locator("#vg-tooltip-element")
+    for share in (0.5, 0.55):  # a move onto the plot, then along it: the nearest step follows
+        page.mouse.move(box["x"] + box["width"] * share, box["y"] + box["height"] * 0.5)
+    tooltip.wait_for(state="visible", timeout=30_000)
+    lines = [line.strip() for line in tooltip.inner_text().splitlines() if line.strip()]
+    title = page.locator('[data-testid="stVegaLiteChart"] svg .role-title-text').first
+    assert lines[:2] == ["metric", title.text_content().split(" (")[0]]  # the panel's metric
+    assert lines[2] == "step" and lines[3].isdigit()
+    for run_id in dashboard_db.run_ids:  # every run's value at that step, by its full name
+        assert run_id in lines
+    screenshot(page, "training-hover.png")
+
+
 def test_runs_page_at_its_own_url_has_no_error_popup_and_links_stay_in_the_tab(
     dashboard_db, served, page
 ):
