@@ -260,7 +260,9 @@ def test_training_page_overlays_runs_and_shows_rollout_credit(dashboard_db, monk
     assert [p["title"]["text"].split(" (")[0] for p in panels[: len(shown)]] == shown
     palette = colours(store.list_runs().to_pandas(), dq.eval_overview(store).to_pandas())
     for panel in panels[: len(shown)]:
-        line, _, rule = panel["layer"]
+        marks = {layer["mark"]["type"]: layer for layer in panel["layer"]}
+        line, rule = marks["line"], marks["rule"]
+        assert "point" in marks  # the fixture's short runs: a marker per step
         scale = line["encoding"]["color"]["scale"]
         # One colour per run, the palette's, fixture runs named by their ids.
         assert scale["domain"] == list(dashboard_db.run_ids)

@@ -184,6 +184,30 @@ def test_training_panels_say_when_a_metric_carries_no_information():
     assert ema(values, 0.5)[1] == pytest.approx((0.5 * 1 * 0.5 + 0.5 * 3) / 0.75)
 
 
+@pytest.mark.parametrize("steps", [12, 500])
+def test_training_panels_mark_steps_on_short_runs_and_dash_long_ones(steps):
+    """Two runs overlaid: a marker per step (its shape per run) while a run is short, a dash
+    pattern per run once markers would be thousands of SVG nodes; the smoothed line is the EMA
+    of the raw values, which stay beneath."""
+    from fipo_dash.charts import MARKER_STEPS, ema, has_markers, training_panels
+
+    rng = np.random.default_rng(0)
+    metrics = pd.DataFrame(
+        [{"run_id": r, "step": t, "name": "reward/mean", "value": float(rng.normal())}
+         for r in ("a", "b") for t in range(1, steps + 1)]
+    )  # fmt: skip
+    (panel,) = training_panels(metrics, ["reward/mean"], ["a", "b"], {}, {}, smoothing=0.6)
+    spec = panel.to_dict()  # validates against the Vega-Lite schema
+    assert has_markers(spec) == (steps <= MARKER_STEPS)
+    lines = [layer for layer in spec["layer"] if layer["mark"]["type"] == "line"]
+    assert [layer["encoding"]["y"]["field"] for layer in lines] == ["raw", "value"]
+    assert ("strokeDash" in lines[1]["encoding"]) == (steps > MARKER_STEPS)
+    (data,) = spec["datasets"].values()
+    a = [row for row in data if row["series"] == "a"]
+    raw = np.array([row["raw"] for row in a])
+    assert np.allclose([row["value"] for row in a], ema(raw, 0.6))
+
+
 def eval_row(**values) -> dict:
     row = {"eval_id": "ev-1", "n": 4, "status": "running", "n_samples": 8, "config": None,
            "dataset_problems": 30}  # fmt: skip

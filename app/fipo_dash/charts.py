@@ -24,6 +24,8 @@ from fipo_bench.analysis.run_curves import RunInfo
 GREY = "#636363"  # a series without a colour of its own
 SHAPES = ("circle", "square", "diamond", "triangle-up", "cross", "triangle-down")
 SHAPE_GLYPHS = ("●", "■", "◆", "▲", "✚", "▼")  # the same shapes in the HTML legend
+DASHES = ([1, 0], [6, 3], [2, 2], [8, 3, 2, 3], [12, 4], [4, 4])  # per run on long runs
+MARKER_STEPS = 60  # a run with more logged steps is drawn without a marker per step
 STEP_AXIS = alt.Axis(title="step", tickMinStep=1, format="d")
 # Plain numbers: SI prefixes would print a KL of 2e-4 as "200µ".
 VALUE_FORMAT = ".3~g"
@@ -142,11 +144,26 @@ def training_panels(
                 alt.Chart().mark_line(strokeWidth=1, opacity=0.3)
                 .encode(x=x, y=alt.Y("raw:Q"), color=colour, detail="series:N")
             )  # fmt: skip
+        # A marker per step tells overlapping runs apart on a short run; on a long one the
+        # markers would be thousands of SVG nodes per panel (seconds of drawing), so each run
+        # gets its own dash pattern instead.
+        long_run = bool(len(data)) and data.groupby("series")["step"].nunique().max() > MARKER_STEPS
+        dash = alt.StrokeDash(
+            "series:N", scale=alt.Scale(domain=domain, range=list(DASHES)), legend=None
+        )
+        line = alt.Chart().mark_line(strokeWidth=2, opacity=0.85)
+        layers.append(
+            line.encode(x=x, y=y, color=colour, strokeDash=dash)
+            if long_run
+            else line.encode(x=x, y=y, color=colour)
+        )
+        if not long_run:
+            layers.append(
+                alt.Chart()
+                .mark_point(filled=True, size=36, opacity=1)
+                .encode(x=x, y=y, color=colour, shape=shape)
+            )
         layers += [
-            alt.Chart().mark_line(strokeWidth=2, opacity=0.85).encode(x=x, y=y, color=colour),
-            alt.Chart()
-            .mark_point(filled=True, size=36, opacity=1)
-            .encode(x=x, y=y, color=colour, shape=shape),
             # One rule per step carrying every run's value there: hover target and tooltip.
             alt.Chart()
             .transform_pivot("series", value="value", groupby=["step", "metric"])
@@ -171,16 +188,22 @@ def training_panels(
     return panels
 
 
-def legend_html(labels: Sequence[str], colours: Sequence[str]) -> str:
+def legend_html(labels: Sequence[str], colours: Sequence[str], *, markers: bool = True) -> str:
     """One legend line for a group of charts: each series' marker shape (as training_panels
-    draws it) in its colour, then its name."""
+    draws it on short runs; a line on long ones) in its colour, then its name."""
     items = "".join(
         f'<span class="fipo-series" data-colour="{c}" style="margin-right:1.2em;'
-        f'white-space:nowrap"><span style="color:{c}">{SHAPE_GLYPHS[i % len(SHAPE_GLYPHS)]}'
+        f'white-space:nowrap"><span style="color:{c}">'
+        f"{SHAPE_GLYPHS[i % len(SHAPE_GLYPHS)] if markers else '━'}"
         f"</span> {html.escape(label)}</span>"
         for i, (label, c) in enumerate(zip(labels, colours, strict=True))
     )
     return f'<div class="fipo-series-legend" style="font-size:0.9rem">{items}</div>'
+
+
+def has_markers(panel: dict) -> bool:
+    """Whether a training panel (its Vega-Lite spec) draws a marker per step."""
+    return any(layer["mark"]["type"] == "point" for layer in panel["layer"])
 
 
 def checkpoint_chart(

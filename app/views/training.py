@@ -10,6 +10,7 @@ from fipo_dash import source
 from fipo_dash.charts import (
     DEFAULT_TRAINING_METRICS,
     checkpoint_chart,
+    has_markers,
     legend_html,
     training_panels,
 )
@@ -86,11 +87,12 @@ else:
     qp[METRICS] = ",".join(shown)
     qp[SMOOTH] = f"{smooth:g}"
     if shown:
-        labels = [names_of.get(r, r) for r in chosen]
-        st.html(legend_html(labels, [run_colours[r] for r in chosen]))
         panels = _panel_specs(
             source.data_key(), tuple(chosen), tuple(shown), dict(names_of), run_colours, smooth
         )
+        labels = [names_of.get(r, r) for r in chosen]
+        markers = all(has_markers(panel) for panel in panels)
+        st.html(legend_html(labels, [run_colours[r] for r in chosen], markers=markers))
         per_row = 2 if len(panels) > 1 else 1
         for first in range(0, len(panels), per_row):  # row by row: a row's panels line up
             row = panels[first : first + per_row]
