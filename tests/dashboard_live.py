@@ -24,7 +24,6 @@ from fipo_bench.store import Store
 POLL_S = 0.2
 TEST_PROBLEMS = 200  # the synthetic test split, all of which the running eval covers
 RUNNING_N = 4  # samples per problem of the running eval, by default
-WHOLE_N = 32  # samples per problem of the killed and failed evals, all in one unit
 
 
 @dataclass
@@ -175,11 +174,9 @@ def start_live(db: Path, model_dir: Path, work: Path, *, running_n: int = RUNNIN
     problems x n samples, a unit of 2 problems stored every few seconds): what decides how long
     it keeps writing."""
     work.mkdir(parents=True, exist_ok=True)
-    # One unit of WHOLE_N x 200 samples: many minutes of generation before its first write, so
-    # a signal sent once the eval's row is seen lands before any sample is stored even when a
-    # loaded machine lets the row be read late (with 400 samples a slow read once saw the unit
-    # finish first: status `done`).
-    whole = dict(limit=TEST_PROBLEMS, n=WHOLE_N, unit_samples=WHOLE_N * TEST_PROBLEMS)
+    # One unit of 400 samples: minutes of generation before its first write, so a signal sent
+    # as soon as the eval's row appears always lands before any sample is stored.
+    whole = dict(limit=TEST_PROBLEMS, n=2, unit_samples=2 * TEST_PROBLEMS)
     killed = start_eval(db, model_dir, work / "killed.log", seed=101, **whole)
     wait_for(killed, lambda: eval_row(db, 101) is not None, "its eval row")
     killed.signal(signal.SIGKILL)
