@@ -55,7 +55,16 @@ def _cli(args: list[str], log: Path) -> subprocess.Popen:
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         env=env,
+        preexec_fn=ctrl_c_as_in_a_terminal,
     )
+
+
+def ctrl_c_as_in_a_terminal() -> None:
+    """In the child before exec: SIGINT at its default, as for a command run in a terminal. A
+    shell that starts a job in the background without job control (`cmd &` in a script, as
+    a CI runner may start the suite) sets SIGINT to ignored, every child inherits that, and
+    the test's Ctrl-C would never arrive (the interrupted eval then runs to `done`)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def start_eval(

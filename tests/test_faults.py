@@ -22,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from dashboard_live import ctrl_c_as_in_a_terminal
 from fault_setups import SETUPS, Fixtures, Prepared, wait_for
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -190,6 +191,7 @@ def run_command(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ctrl_c_as_in_a_terminal,  # the Ctrl-C rows' SIGINT must reach it
     )
     try:
         if prepared.during is not None:
