@@ -206,8 +206,8 @@ def page_queries(db: Path, long_id: int) -> None:
         print(f"{name:46s} first {first:6.3f} s  median {median:6.3f} s{ratio}")
 
 
-# A Vega-Lite chart is drawn when its axes are (Vega draws axes and marks in one pass).
-VEGA_DRAWN = '[data-testid="stVegaLiteChart"] svg .role-axis'
+from dashboard_browser import VEGA_DRAWN  # noqa: E402  (tests/: the browser helpers)
+
 # What "main content visible" means per page: its primary element is drawn (Compare: the
 # pass@k chart under the statistics tables; Training: the first metric panel).
 PAGE_MAIN = {

@@ -96,3 +96,8 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / name
     page.screenshot(path=str(path), timeout=120_000)
     return path
+
+
+# A drawn Vega-Lite chart: its axes (Vega draws axes and marks in one pass; a one-point line's
+# mark has no size, so playwright would call it hidden).
+VEGA_DRAWN = '[data-testid="stVegaLiteChart"] svg .role-axis'

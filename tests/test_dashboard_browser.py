@@ -15,6 +15,7 @@ import pytest
 from dashboard_browser import (
     CHROMIUM,
     ROOT,
+    VEGA_DRAWN,
     chromium,
     load,
     page_errors,
@@ -157,11 +158,6 @@ def test_legends_follow_what_each_value_means(dashboard_db, served, page):
     screenshot(page, "legend-future_kl.png")
 
 
-# A drawn Vega-Lite chart: its axes (Vega draws axes and marks in one pass; a one-point line's
-# mark has no size, so playwright would call it hidden).
-VEGA = '[data-testid="stVegaLiteChart"] svg .role-axis'
-
-
 def series_colours(page) -> dict[str, str]:
     """Series name -> the colour its key shows, from every legend on the page (the Vega-Lite
     charts' SVG legends and the Training panels' shared HTML legend), after checking that
@@ -199,13 +195,13 @@ def line_colours(page) -> set[str]:
 def test_one_colour_per_run_on_every_page(dashboard_db, served, page):
     url, _ = served
     load(page, f"{url}/training")
-    page.locator(VEGA).first.wait_for(timeout=60_000)
+    page.locator(VEGA_DRAWN).first.wait_for(timeout=60_000)
     training = series_colours(page)
     assert set(dashboard_db.run_ids) <= set(training)  # fixture runs are named by their ids
     # Every line on the Training page is one of the runs' legend colours, and each run's is.
     assert line_colours(page) == {training[r] for r in dashboard_db.run_ids}
     load(page, f"{url}/compare?evals={','.join(dashboard_db.eval_ids)}")
-    page.locator(VEGA).first.wait_for(timeout=60_000)
+    page.locator(VEGA_DRAWN).first.wait_for(timeout=60_000)
     compare = series_colours(page)
     assert line_colours(page) == set(compare.values())
     fipo = training["fixture-fipo"]
@@ -220,7 +216,7 @@ def test_training_hover_names_the_metric_and_every_runs_value_at_the_step(
 ):
     url, _ = served
     load(page, f"{url}/training")
-    page.locator(VEGA).first.wait_for(timeout=60_000)
+    page.locator(VEGA_DRAWN).first.wait_for(timeout=60_000)
     box = page.locator('[data-testid="stVegaLiteChart"]').first.bounding_box()
     tooltip = page.locator("#vg-tooltip-element")
     for share in (0.5, 0.55):  # a move onto the plot, then along it: the nearest step follows

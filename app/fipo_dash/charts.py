@@ -2,10 +2,10 @@
 evaluated checkpoints and Compare's pass@k curves (data in, chart out; no Streamlit).
 
 Why Vega-Lite and not plotly here: Streamlit loads plotly.js (~4.6 MB) into the browser for the
-first plotly chart of a page, and on this project's 2-core reference machine a bare page with one
-two-point plotly chart takes 3.2 s to draw against 1.9 s for the same page with a Vega-Lite chart
-(benchmarks/dashboard.py prints both floors). The HTML report keeps its plotly figures
-(fipo_bench.analysis.figures): same data, same colours (analysis.series_style), same names.
+first plotly chart of a page; on this project's 2-core machine a bare page with one two-point
+plotly chart took 2.5-3.5 s to draw against 1.4-2.1 s for the same page with a Vega-Lite chart
+(benchmarks/dashboard.py measures both floors in every run). The HTML report keeps its plotly
+figures (fipo_bench.analysis.figures): same data, same colours (analysis.series_style), same names.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ import pandas as pd
 from fipo_bench.analysis.length_accuracy import CheckpointPoint
 from fipo_bench.analysis.reports import Report
 from fipo_bench.analysis.run_curves import RunInfo
+from fipo_bench.analysis.series_style import GREYS
 
-GREY = "#636363"  # a series without a colour of its own
+GREY = GREYS[0]  # a series without a colour of its own, as series_style colours one
 SHAPES = ("circle", "square", "diamond", "triangle-up", "cross", "triangle-down")
 SHAPE_GLYPHS = ("●", "■", "◆", "▲", "✚", "▼")  # the same shapes in the HTML legend
 DASHES = ([1, 0], [6, 3], [2, 2], [8, 3, 2, 3], [12, 4], [4, 4])  # per run on long runs

@@ -25,9 +25,10 @@ PIVOT_COLOUR, RANDOM_COLOUR = "#d62728", "#7f7f7f"  # the report's event-study c
 FACET_WIDTH = 200  # a faceted chart cannot stretch to the page: fixed panel widths
 
 
-def _eval_colour(eval_ids, labels, colours) -> tuple[list[str], alt.Color]:
+def _eval_colour(eval_ids, labels, colours, *, legend: bool) -> tuple[list[str], alt.Color]:
+    """(labels in eval order, the colour encoding): each eval in its palette colour."""
     domain = [labels.get(e, e) for e in eval_ids]
-    return domain, series_colour(domain, [colours.get(e, GREY) for e in eval_ids], legend=False)
+    return domain, series_colour(domain, [colours.get(e, GREY) for e in eval_ids], legend=legend)
 
 
 def length_chart(
@@ -48,7 +49,7 @@ def length_chart(
             "n_tokens": rows["n_tokens"],
         }
     )
-    domain, colour = _eval_colour(eval_ids, labels, colours)
+    domain, colour = _eval_colour(eval_ids, labels, colours, legend=False)
     tokens = alt.Y("n_tokens:Q", title="response length (tokens)")
     if kind != "violin":
         return (
@@ -154,8 +155,7 @@ def accuracy_length_chart(
             lines.append({"series": labels.get(eval_id, eval_id), "tokens": x,
                           "accuracy": fit.fit.intercept + fit.fit.slope * x,
                           "fit": fit_label(fit)})  # fmt: skip
-    domain = [labels.get(e, e) for e in eval_ids]
-    colour = series_colour(domain, [colours.get(e, GREY) for e in eval_ids])
+    _, colour = _eval_colour(eval_ids, labels, colours, legend=True)
     x = alt.X("tokens:Q", title="mean response length of the problem (tokens)")
     y = alt.Y("accuracy:Q", title="accuracy on the problem", scale=alt.Scale(domain=[0, 1]))
     scatter = (
